@@ -1,0 +1,174 @@
+package sketch
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/axiomhq/hyperloglog"
+)
+
+// Precision is the precision of the counting sketches: 2^14 registers,
+// axiomhq's default, a standard error of 1.04/√16384 ≈ 0.81%.
+const Precision = 14
+
+// StdError is the relative standard error of a counting sketch.
+var StdError = 1.04 / math.Sqrt(1<<Precision)
+
+// UpperBound returns the estimate plus three standard errors, rounded up.
+func UpperBound(estimate uint64) uint64 {
+	return uint64(math.Ceil(float64(estimate) * (1 + 3*StdError)))
+}
+
+// Year is what transferwatch keeps of one entity for one calendar year: a
+// counting sketch and a day curve per cell, and whether important data was
+// sent (per exemption status, so that cac-2024 can leave exempt events out).
+// A nil sketch or curve is empty. The zero Year is empty and ready to use.
+type Year struct {
+	Sketches  [NumCells]*hyperloglog.Sketch
+	Curves    [NumCells]*Curve
+	Important [2]bool // indexed by exempt (0: no exemption, 1: exempt)
+}
+
+// Insert records a subject hash in cell c on day (0 = 1 January).
+func (y *Year) Insert(c Cell, day int, h uint64) {
+	if y.Sketches[c] == nil {
+		y.Sketches[c] = hyperloglog.New14()
+		y.Curves[c] = NewCurve()
+	}
+	y.Sketches[c].InsertHash(h)
+	y.Curves[c].InsertHash(h, day)
+}
+
+// MarkImportant records that important data was sent.
+func (y *Year) MarkImportant(exempt bool) { y.Important[b2i(exempt)] = true }
+
+// Merge adds o into y.
+func (y *Year) Merge(o *Year) error {
+	for c := range NumCells {
+		if o.Sketches[c] != nil {
+			if y.Sketches[c] == nil {
+				y.Sketches[c] = hyperloglog.New14()
+			}
+			if err := y.Sketches[c].Merge(o.Sketches[c]); err != nil {
+				return err
+			}
+		}
+		if o.Curves[c] != nil {
+			if y.Curves[c] == nil {
+				y.Curves[c] = NewCurve()
+			}
+			y.Curves[c].Merge(o.Curves[c])
+		}
+	}
+	y.Important[0] = y.Important[0] || o.Important[0]
+	y.Important[1] = y.Important[1] || o.Important[1]
+	return nil
+}
+
+// Field names of a Year's serialized parts. A store keeps each part under its
+// own name so that a flush reads and writes only the parts it touches.
+const (
+	fieldSketch    = "s"   // + cell number
+	fieldCurve     = "c"   // + cell number
+	FieldImportant = "imp" // bit 0: without exemption, bit 1: exempt
+)
+
+// SketchField names the serialized counting sketch of cell c.
+func SketchField(c Cell) string { return fieldSketch + strconv.Itoa(int(c)) }
+
+// CurveField names the serialized day curve of cell c.
+func CurveField(c Cell) string { return fieldCurve + strconv.Itoa(int(c)) }
+
+// Fields returns the names of the parts y holds.
+func (y *Year) Fields() []string {
+	var names []string
+	for c := range Cell(NumCells) {
+		if y.Sketches[c] != nil {
+			names = append(names, SketchField(c))
+		}
+		if y.Curves[c] != nil {
+			names = append(names, CurveField(c))
+		}
+	}
+	if y.Important != [2]bool{} {
+		names = append(names, FieldImportant)
+	}
+	return names
+}
+
+// Encode serializes the parts y holds, by field name.
+func (y *Year) Encode() (map[string][]byte, error) {
+	out := make(map[string][]byte, 2*NumCells+1)
+	for c := range Cell(NumCells) {
+		if sk := y.Sketches[c]; sk != nil {
+			sk.Estimate() // compacts sparse state, so equal sets encode alike
+			b, err := sk.MarshalBinary()
+			if err != nil {
+				return nil, fmt.Errorf("encode %s: %w", SketchField(c), err)
+			}
+			out[SketchField(c)] = b
+		}
+		if cv := y.Curves[c]; cv != nil {
+			b, err := cv.MarshalBinary()
+			if err != nil {
+				return nil, fmt.Errorf("encode %s: %w", CurveField(c), err)
+			}
+			out[CurveField(c)] = b
+		}
+	}
+	if y.Important != [2]bool{} {
+		out[FieldImportant] = []byte{byte(b2i(y.Important[0]) | b2i(y.Important[1])<<1)}
+	}
+	return out, nil
+}
+
+// DecodeYear rebuilds a Year from the parts Encode wrote. Unknown field
+// names are an error: they mean the data was written by something else.
+func DecodeYear(fields map[string][]byte) (*Year, error) {
+	y := &Year{}
+	for name, b := range fields {
+		if err := y.decodeField(name, b); err != nil {
+			return nil, err
+		}
+	}
+	return y, nil
+}
+
+func (y *Year) decodeField(name string, b []byte) error {
+	if name == FieldImportant {
+		if len(b) != 1 || b[0] > 3 {
+			return fmt.Errorf("%w: field %q", ErrCorrupt, name)
+		}
+		y.Important = [2]bool{b[0]&1 != 0, b[0]&2 != 0}
+		return nil
+	}
+	if len(name) != 2 || name[1] < '0' || name[1] >= '0'+NumCells {
+		return fmt.Errorf("%w: unknown field %q", ErrCorrupt, name)
+	}
+	c := Cell(name[1] - '0')
+	switch name[:1] {
+	case fieldSketch:
+		sk := hyperloglog.New14()
+		if err := sk.UnmarshalBinary(b); err != nil {
+			return fmt.Errorf("%w: field %q: %v", ErrCorrupt, name, err)
+		}
+		y.Sketches[c] = sk
+	case fieldCurve:
+		cv := &Curve{}
+		if err := cv.UnmarshalBinary(b); err != nil {
+			return fmt.Errorf("field %q: %w", name, err)
+		}
+		y.Curves[c] = cv
+	default:
+		return fmt.Errorf("%w: unknown field %q", ErrCorrupt, name)
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
