@@ -1,9 +1,6 @@
 package sketch
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // Key names one entity's calendar year.
 type Key struct {
@@ -11,22 +8,9 @@ type Key struct {
 	Year   int
 }
 
-// Batch is what an aggregator gathered between two flushes.
+// Batch is what was gathered in memory between two flushes: the entity-years
+// that events touched, each holding only those events' subjects.
 type Batch map[Key]*Year
-
-// Aggregator gathers inserts in memory between flushes. It is safe for
-// concurrent use.
-type Aggregator struct {
-	loc   *time.Location
-	mu    sync.Mutex
-	batch Batch
-}
-
-// NewAggregator returns an empty aggregator that files events under the
-// calendar of loc.
-func NewAggregator(loc *time.Location) *Aggregator {
-	return &Aggregator{loc: loc, batch: make(Batch)}
-}
 
 // DayOf returns the calendar year and the day of that year (0 = 1 January)
 // of t in loc.
@@ -35,16 +19,14 @@ func DayOf(t time.Time, loc *time.Location) (year, day int) {
 	return t.Year(), t.YearDay() - 1
 }
 
-// Add records the subject hashes of one event of entity that occurred at t.
-func (a *Aggregator) Add(entity string, at time.Time, c Cell, important bool, hashes []uint64) {
-	year, day := DayOf(at, a.loc)
+// Add records the subject hashes of one event of entity on day of year, in
+// cell c.
+func (b Batch) Add(entity string, year, day int, c Cell, important bool, hashes []uint64) {
 	k := Key{Entity: entity, Year: year}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	y := a.batch[k]
+	y := b[k]
 	if y == nil {
 		y = &Year{}
-		a.batch[k] = y
+		b[k] = y
 	}
 	for _, h := range hashes {
 		y.Insert(c, day, h)
@@ -54,20 +36,17 @@ func (a *Aggregator) Add(entity string, at time.Time, c Cell, important bool, ha
 	}
 }
 
-// Len returns the number of entity-years gathered so far.
-func (a *Aggregator) Len() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.batch)
-}
-
-// Take returns what was gathered and starts afresh.
-func (a *Aggregator) Take() Batch {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	b := a.batch
-	a.batch = make(Batch, len(b))
-	return b
+// Entities returns the distinct entities of the batch, in no order.
+func (b Batch) Entities() []string {
+	seen := make(map[string]bool, len(b))
+	var ids []string
+	for k := range b {
+		if !seen[k.Entity] {
+			seen[k.Entity] = true
+			ids = append(ids, k.Entity)
+		}
+	}
+	return ids
 }
 
 // Merge adds b into the batch.

@@ -1,0 +1,49 @@
+// Package buildinfo carries the version stamped into the binary at build
+// time (see the Makefile's LDFLAGS) and exports it as a metric.
+package buildinfo
+
+import (
+	"runtime"
+	"runtime/debug"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Set with -ldflags "-X ...=...". These are the only package-level variables
+// the project has, and only the linker writes them.
+var (
+	Version  = "dev"
+	Revision = ""
+)
+
+// Info is what `transferwatch version` prints.
+type Info struct {
+	Version, Revision, GoVersion string
+}
+
+// Get returns the build information, falling back to what the Go toolchain
+// recorded when the linker flags were not set.
+func Get() Info {
+	i := Info{Version: Version, Revision: Revision, GoVersion: runtime.Version()}
+	if i.Revision == "" {
+		i.Revision = "unknown"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" && len(s.Value) >= 7 {
+					i.Revision = s.Value[:7]
+				}
+			}
+		}
+	}
+	return i
+}
+
+// Register exports transferwatch_build_info on reg.
+func Register(reg prometheus.Registerer) {
+	i := Get()
+	promauto.With(reg).NewGaugeVec(prometheus.GaugeOpts{
+		Name: "transferwatch_build_info",
+		Help: "Build information; always 1.",
+	}, []string{"version", "revision", "goversion"}).WithLabelValues(i.Version, i.Revision, i.GoVersion).Set(1)
+}

@@ -1,0 +1,50 @@
+package ingest
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+type metrics struct {
+	accepted      prometheus.Counter
+	invalid       prometheus.Counter
+	subjects      prometheus.Counter
+	flushDuration prometheus.Histogram
+	flushErrors   prometheus.Counter
+	lag           *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	events := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "transferwatch_events_total",
+		Help: "Transfer events consumed, by result (accepted or invalid).",
+	}, []string{"result"})
+	return &metrics{
+		accepted: events.WithLabelValues("accepted"),
+		invalid:  events.WithLabelValues("invalid"),
+		subjects: f.NewCounter(prometheus.CounterOpts{
+			Name: "transferwatch_subjects_total",
+			Help: "Subject occurrences in accepted events.",
+		}),
+		flushDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "transferwatch_flush_duration_seconds",
+			Help:    "Time to merge aggregated sketches into the store, write dead letters and commit offsets.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		flushErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "transferwatch_flush_errors_total",
+			Help: "Flushes that failed and will be retried.",
+		}),
+		lag: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transferwatch_consumer_lag",
+			Help: "Messages between the last flushed offset and the partition's high watermark.",
+		}, []string{"partition"}),
+	}
+}
+
+func (m *metrics) setLag(partition int, lag int64) {
+	m.lag.WithLabelValues(strconv.Itoa(partition)).Set(float64(max(lag, 0)))
+}
