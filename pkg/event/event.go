@@ -6,7 +6,10 @@
 // accepts; transferwatch itself uses Decode on every record it consumes.
 package event
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // MaxSize is the largest encoded event accepted, in bytes.
 const MaxSize = 1 << 20
@@ -44,22 +47,42 @@ const (
 	ExemptionFTZNegativeList Exemption = "ftz_negative_list"
 )
 
-// Event is one transfer event, schema 1.
+// Event is one transfer event, schema 1. Decode produces it from the wire
+// and json.Marshal (see MarshalJSON) writes it back; Validate checks one
+// built in Go. The rules of each field are those of the contract.
 type Event struct {
-	Schema        int       `json:"schema"`
-	EventID       string    `json:"event_id,omitempty"`
-	OccurredAt    time.Time `json:"occurred_at"`
-	Entity        string    `json:"entity"`
-	Kind          Kind      `json:"kind"`
-	Recipient     string    `json:"recipient,omitempty"`
-	Destination   string    `json:"destination,omitempty"`
-	Subjects      []string  `json:"subjects"`
-	Sensitive     bool      `json:"sensitive"`
-	ImportantData bool      `json:"important_data"`
-	Exemption     Exemption `json:"exemption"`
-	Records       int64     `json:"records,omitempty"`
-	Pipeline      string    `json:"pipeline,omitempty"`
+	Schema        int       `json:"schema"`                // 1 (0 means 1)
+	EventID       string    `json:"event_id,omitempty"`    // informational
+	OccurredAt    time.Time `json:"occurred_at"`           // required; decides the day and year
+	Entity        string    `json:"entity"`                // required: the Chinese data handler
+	Kind          Kind      `json:"kind"`                  // "" means KindTransfer
+	Recipient     string    `json:"recipient,omitempty"`   // required for KindTransfer
+	Destination   string    `json:"destination,omitempty"` // optional ISO 3166-1 alpha-2 code
+	Subjects      []string  `json:"subjects"`              // 1 to MaxSubjects raw identifiers
+	Sensitive     bool      `json:"sensitive"`             // sensitive personal information
+	ImportantData bool      `json:"important_data"`        // important data (重要数据)
+	Exemption     Exemption `json:"exemption"`             // "" when not exempt
+	Records       int64     `json:"records,omitempty"`     // informational, >= 0
+	Pipeline      string    `json:"pipeline,omitempty"`    // informational
 }
 
 // Exempt reports whether the event carries an exemption.
 func (e *Event) Exempt() bool { return e.Exemption != ExemptionNone }
+
+// MarshalJSON encodes the event as a schema-1 document that Decode accepts:
+// occurred_at in RFC 3339 (with nanoseconds when it has them, in its own
+// offset, or in UTC when RFC 3339 cannot write that offset), and the
+// defaults made explicit (schema 1, kind "transfer"). Producers simply call
+// json.Marshal on an Event; check it with Validate first.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type wire Event // the same fields and tags, without this method
+	w := wire(e)
+	if w.Schema == 0 {
+		w.Schema = 1
+	}
+	if w.Kind == "" {
+		w.Kind = KindTransfer
+	}
+	w.OccurredAt = wireTime(w.OccurredAt)
+	return json.Marshal(w)
+}

@@ -1,0 +1,63 @@
+package policy
+
+import (
+	"slices"
+	"time"
+)
+
+// Signal is the message of the decisions topic (CONTRACT §5), keyed by the
+// entity.
+type Signal struct {
+	Entity   string   `json:"entity"`
+	Decision Decision `json:"decision"`
+	// Previous is the decision before this one, or "" when there was none
+	// (the first decision of an entity).
+	Previous          Decision  `json:"previous"`
+	RequiredMechanism Mechanism `json:"required_mechanism"`
+	Policy            string    `json:"policy"`
+	Reasons           []string  `json:"reasons"`
+	DecidedAt         time.Time `json:"decided_at"`
+	// Version increases with every decision published for the entity.
+	Version int64 `json:"version"`
+}
+
+// Signal returns the decisions-topic message announcing the status's
+// decision, which follows previous, as the given version.
+func (s Status) Signal(previous Decision, version int64) Signal {
+	return Signal{
+		Entity:            s.Entity,
+		Decision:          s.Decision,
+		Previous:          previous,
+		RequiredMechanism: s.RequiredMechanism,
+		Policy:            s.Policy,
+		Reasons:           s.reasons(),
+		DecidedAt:         s.UpdatedAt,
+		Version:           version,
+	}
+}
+
+// Verdict is the answer of GET /v1/entities/{id}/decision (CONTRACT §6).
+type Verdict struct {
+	Entity            string    `json:"entity"`
+	Decision          Decision  `json:"decision"`
+	RequiredMechanism Mechanism `json:"required_mechanism"`
+	Reasons           []string  `json:"reasons"`
+}
+
+// Verdict returns the decision answer of the status.
+func (s Status) Verdict() Verdict {
+	return Verdict{
+		Entity:            s.Entity,
+		Decision:          s.Decision,
+		RequiredMechanism: s.RequiredMechanism,
+		Reasons:           s.reasons(),
+	}
+}
+
+// reasons returns a copy of the reasons, never nil.
+func (s Status) reasons() []string {
+	if s.Reasons == nil {
+		return []string{}
+	}
+	return slices.Clone(s.Reasons)
+}
