@@ -1,0 +1,96 @@
+{{/*
+Name of the chart, or nameOverride.
+*/}}
+{{- define "transferwatch.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name, at most 63 characters (DNS names). It contains "transferwatch"
+unless overridden, which the alert TransferwatchDown relies on (up{job=~".*transferwatch.*"}).
+*/}}
+{{- define "transferwatch.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "transferwatch.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels of every object.
+*/}}
+{{- define "transferwatch.labels" -}}
+helm.sh/chart: {{ include "transferwatch.chart" . }}
+{{ include "transferwatch.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: transferwatch
+{{- end }}
+
+{{/*
+Labels that select the pods.
+*/}}
+{{- define "transferwatch.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "transferwatch.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The container image: repository@digest, or repository:tag (tag defaults to appVersion).
+*/}}
+{{- define "transferwatch.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the subject key, the Redis password and the API token.
+*/}}
+{{- define "transferwatch.secretName" -}}
+{{- default (printf "%s-secrets" (include "transferwatch.fullname" .)) .Values.existingSecret }}
+{{- end }}
+
+{{/*
+Keys in that Secret: existingSecretKeys for an existing Secret, fixed names for the chart's own.
+*/}}
+{{- define "transferwatch.secretKeys" -}}
+{{- if .Values.existingSecret }}
+{{- toJson .Values.existingSecretKeys }}
+{{- else }}
+{{- toJson (dict "subjectKey" "subject-key" "redisPassword" "redis-password" "apiToken" "api-token") }}
+{{- end }}
+{{- end }}
+
+{{/*
+The container port: the port of config.http.addr.
+*/}}
+{{- define "transferwatch.httpPort" -}}
+{{- $port := regexFind "[0-9]+$" .Values.config.http.addr }}
+{{- if not $port }}
+{{- fail (printf "config.http.addr %q must end with a port" .Values.config.http.addr) }}
+{{- end }}
+{{- $port }}
+{{- end }}
+
+{{/*
+Fails the release when no subject key would reach the service: it refuses to start without
+one, and the chart never makes one up (a new key counts everyone again).
+*/}}
+{{- define "transferwatch.validate" -}}
+{{- if and (not .Values.existingSecret) (not .Values.secret.subjectKey) }}
+{{- fail "set secret.subjectKey (32 hex characters: head -c 16 /dev/urandom | xxd -p) or existingSecret: transferwatch refuses to start without a subject key, and the chart does not generate one because a new key counts every person again" }}
+{{- end }}
+{{- end }}
