@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/subject"
@@ -350,7 +350,13 @@ func (in *Ingester) finish(ctx context.Context, p *pending) error {
 		p.merged = true
 	}
 	if len(p.dead) > 0 {
-		if err := in.dlq.WriteMessages(ctx, p.dead...); err != nil {
+		err := in.dlq.WriteMessages(ctx, p.dead...)
+		if tooLarge(err) && truncate(p.dead) {
+			// A dead letter may never block its partition: one the
+			// dead-letter topic refuses goes again with its value cut.
+			err = in.dlq.WriteMessages(ctx, p.dead...)
+		}
+		if err != nil {
 			return fmt.Errorf("write dead letters: %w", err)
 		}
 		p.dead = nil
@@ -388,6 +394,40 @@ func deadLetter(msg kafka.Message, reason error) kafka.Message {
 		kafka.Header{Key: "tw-source-offset", Value: []byte(strconv.FormatInt(msg.Offset, 10))},
 	)
 	return kafka.Message{Key: msg.Key, Value: msg.Value, Headers: headers}
+}
+
+// TruncatedSize is how much of a dead letter's value is kept when the
+// dead-letter topic refuses the whole of it.
+const TruncatedSize = 64 << 10
+
+// tooLarge reports whether a write failed because a message was too large
+// for the client's batch or the broker's limit.
+func tooLarge(err error) bool {
+	var werrs kafka.WriteErrors
+	if errors.As(err, &werrs) {
+		for _, e := range werrs {
+			if tooLarge(e) {
+				return true
+			}
+		}
+		return false
+	}
+	return errors.Is(err, kafka.MessageSizeTooLarge)
+}
+
+// truncate cuts every value larger than TruncatedSize down to that size and
+// records the original size in the header tw-value-truncated. It reports
+// whether it cut anything.
+func truncate(msgs []kafka.Message) bool {
+	cut := false
+	for i := range msgs {
+		if n := len(msgs[i].Value); n > TruncatedSize {
+			msgs[i].Value = msgs[i].Value[:TruncatedSize]
+			msgs[i].Headers = append(msgs[i].Headers, kafka.Header{Key: "tw-value-truncated", Value: []byte(strconv.Itoa(n))})
+			cut = true
+		}
+	}
+	return cut
 }
 
 func oneLine(s string) string {

@@ -5,9 +5,7 @@ package kafkadial
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -16,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/transferwatch/transferwatch/internal/config"
+	"github.com/transferwatch/transferwatch/internal/tlsfiles"
 )
 
 // Settings are the resolved connection settings of one Kafka cluster.
@@ -28,7 +27,7 @@ type Settings struct {
 func New(k config.Kafka) (Settings, error) {
 	var s Settings
 	if k.TLS.Enabled {
-		c, err := TLSConfig(k.TLS.CAFile, k.TLS.CertFile, k.TLS.KeyFile, k.TLS.InsecureSkipVerify)
+		c, err := tlsfiles.Client(k.TLS.CAFile, k.TLS.CertFile, k.TLS.KeyFile, k.TLS.InsecureSkipVerify)
 		if err != nil {
 			return s, fmt.Errorf("kafka.tls: %w", err)
 		}
@@ -71,29 +70,4 @@ func (s Settings) Transport() *kafka.Transport {
 		TLS:         s.TLS,
 		SASL:        s.SASL,
 	}
-}
-
-// TLSConfig builds a client TLS configuration: caFile (PEM) replaces the
-// system roots when set; certFile and keyFile give a client certificate.
-func TLSConfig(caFile, certFile, keyFile string, insecure bool) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // operator's explicit choice
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate found", caFile)
-		}
-		c.RootCAs = pool
-	}
-	if certFile != "" || keyFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, err
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c, nil
 }

@@ -7,6 +7,7 @@ package kafkatest
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,11 +21,18 @@ type Cluster struct {
 	t testing.TB
 }
 
+// MaxMessageBytes is the broker's batch size limit: above the event limit
+// of 1 MiB, so that tests can send an oversized event and see transferwatch
+// reject it, as a real broker configured for large messages would let it
+// through.
+const MaxMessageBytes = 4 << 20
+
 // New starts a one-broker cluster with the topics seeded at the given
 // partition count.
 func New(t testing.TB, partitions int32, topics ...string) *Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(MaxMessageBytes)}))
 	if err != nil {
 		t.Fatalf("kfake: %v", err)
 	}
@@ -45,6 +53,7 @@ func (c *Cluster) Produce(topic string, msgs ...kafka.Message) {
 		Balancer:     &kafka.Hash{},
 		BatchTimeout: time.Millisecond,
 		BatchSize:    1000,
+		BatchBytes:   MaxMessageBytes,
 		RequiredAcks: kafka.RequireAll,
 	}
 	defer w.Close()
@@ -110,8 +119,21 @@ func (c *Cluster) Committed(group, topic string) map[int]int64 {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	conn, err := kafka.DialContext(ctx, "tcp", c.Addr())
+	if err != nil {
+		c.t.Fatalf("dial: %v", err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		c.t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	ids := make([]int, len(parts))
+	for i, p := range parts {
+		ids[i] = p.ID
+	}
 	cl := &kafka.Client{Addr: kafka.TCP(c.Addr())}
-	resp, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: nil}})
+	resp, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
 	if err == nil && resp.Error != nil {
 		err = resp.Error
 	}

@@ -149,6 +149,12 @@ func (y *Year) decodeField(name string, b []byte) error {
 	c := Cell(name[1] - '0')
 	switch name[:1] {
 	case fieldSketch:
+		// Byte 1 of the encoding is the precision. A sketch of another
+		// precision decodes fine but merges with none of ours, and would
+		// drop out of every figure unnoticed.
+		if len(b) < 2 || b[1] != Precision {
+			return fmt.Errorf("%w: field %q: not a precision-%d sketch", ErrCorrupt, name, Precision)
+		}
 		sk := hyperloglog.New14()
 		if err := sk.UnmarshalBinary(b); err != nil {
 			return fmt.Errorf("%w: field %q: %v", ErrCorrupt, name, err)

@@ -14,7 +14,7 @@ import (
 
 // Store is an in-memory store, safe for concurrent use.
 type Store struct {
-	mu        sync.Mutex
+	mu sync.Mutex
 	// years holds entity-years serialized, as the Redis store does, so that
 	// readers never share a sketch with writers.
 	years     map[sketch.Key]map[string][]byte

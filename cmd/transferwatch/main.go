@@ -1,0 +1,166 @@
+// Command transferwatch counts the distinct people whose personal
+// information leaves China, holds the counts against the CAC thresholds and
+// tells pipelines when to stop. See `transferwatch help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/transferwatch/transferwatch/internal/app"
+	"github.com/transferwatch/transferwatch/internal/buildinfo"
+	"github.com/transferwatch/transferwatch/internal/config"
+	"github.com/transferwatch/transferwatch/internal/demo"
+)
+
+const usage = `transferwatch — real-time counting of outbound personal-information transfers
+against the CAC security-assessment thresholds.
+
+Usage:
+  transferwatch run --config FILE     the service (Kafka in, Redis sketches, decisions out, HTTP)
+  transferwatch demo                  the whole product on embedded defaults, no setup needed
+  transferwatch check-config --config FILE
+                                      validate a configuration; print every problem
+  transferwatch version               version, commit, Go version
+
+Flags of run and demo:
+  --config FILE        configuration file (YAML; unknown keys are errors)
+  --http-addr ADDR     overrides http.addr
+  --log-level LEVEL    debug, info, warn or error (default info)
+  --duration D         demo only: stop by itself after D (e.g. 2m)
+
+Environment overrides: TW_KAFKA_BROKERS, TW_REDIS_ADDRS, TW_REDIS_PASSWORD,
+TW_SUBJECT_KEY, TW_HTTP_ADDR, TW_API_TOKEN.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "version", "--version":
+		i := buildinfo.Get()
+		fmt.Fprintf(stdout, "transferwatch %s (commit %s, %s)\n", i.Version, i.Revision, i.GoVersion)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "run", "demo", "check-config":
+	default:
+		fmt.Fprintf(stderr, "transferwatch: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file")
+	httpAddr := fs.String("http-addr", "", "overrides http.addr")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	var duration *time.Duration
+	if cmd == "demo" {
+		duration = fs.Duration("duration", 0, "stop by itself after this long (0: until interrupted)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "transferwatch %s: unexpected arguments %q\n", cmd, fs.Args())
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "transferwatch: --log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	switch cmd {
+	case "check-config":
+		return checkConfig(*configPath, stdout, stderr, getenv)
+	case "demo":
+		err := demo.Run(ctx, demo.Options{
+			ConfigPath: *configPath,
+			HTTPAddr:   *httpAddr,
+			Duration:   *duration,
+			Getenv:     getenv,
+			Out:        stdout,
+			Logger:     log,
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "transferwatch demo: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+
+	// run
+	if *configPath == "" {
+		fmt.Fprintln(stderr, "transferwatch run: --config FILE is required")
+		return 2
+	}
+	cfg, err := config.Load(*configPath, getenv)
+	if err == nil {
+		err = cfg.RequireSubjectKey()
+	}
+	if err != nil {
+		printProblems(stderr, *configPath, err)
+		return 1
+	}
+	if *httpAddr != "" {
+		cfg.HTTP.Addr = *httpAddr
+	}
+	err = app.Run(ctx, app.Options{Config: cfg, Logger: log, Registry: prometheus.NewRegistry()})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("transferwatch stopped", "err", err)
+		return 1
+	}
+	log.Info("transferwatch stopped cleanly")
+	return 0
+}
+
+func checkConfig(path string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if path == "" {
+		fmt.Fprintln(stderr, "transferwatch check-config: --config FILE is required")
+		return 2
+	}
+	cfg, err := config.Load(path, getenv)
+	if err == nil {
+		err = cfg.RequireSubjectKey()
+	}
+	if err != nil {
+		printProblems(stderr, path, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d entities, policy %s, time zone %s)\n",
+		path, len(cfg.Entities), cfg.Policy.Preset, cfg.Location)
+	return 0
+}
+
+// printProblems prints every problem of a joined error, one per line.
+func printProblems(w io.Writer, path string, err error) {
+	lines := strings.Split(err.Error(), "\n")
+	fmt.Fprintf(w, "%s: %d problem(s):\n", path, len(lines))
+	for _, l := range lines {
+		fmt.Fprintf(w, "  - %s\n", l)
+	}
+}

@@ -1,0 +1,303 @@
+// Package app owns the lifecycle of the transferwatch service: it builds the
+// store, the Kafka reader and writers, the ingester, the decider and the
+// HTTP server from a validated configuration, runs them as actors of one run
+// group (any one ending stops the others), and shuts them down in order
+// within a deadline: not-ready first, then stop fetching, flush and commit,
+// then close the clients.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/transferwatch/transferwatch/internal/api"
+	"github.com/transferwatch/transferwatch/internal/buildinfo"
+	"github.com/transferwatch/transferwatch/internal/config"
+	"github.com/transferwatch/transferwatch/internal/decide"
+	"github.com/transferwatch/transferwatch/internal/ingest"
+	"github.com/transferwatch/transferwatch/internal/kafkadial"
+	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/internal/store"
+	"github.com/transferwatch/transferwatch/internal/store/redisstore"
+	"github.com/transferwatch/transferwatch/internal/subject"
+	"github.com/transferwatch/transferwatch/internal/tlsfiles"
+)
+
+// Options of one service instance.
+type Options struct {
+	Config *config.Config // validated and resolved
+	Logger *slog.Logger
+	// Registry receives every metric; made in main, never the global one.
+	Registry *prometheus.Registry
+	// Store overrides the Redis store of the configuration (demo, tests).
+	Store store.Store
+	// Listener overrides http.addr (tests pass one on port 0).
+	Listener net.Listener
+	// ShutdownTimeout bounds the drain on shutdown. Default 15s.
+	ShutdownTimeout time.Duration
+	// Now is the clock (tests). Default time.Now.
+	Now func() time.Time
+	// Started is called once the service is up, with the HTTP address.
+	Started func(httpAddr string)
+	// Decider, if set, receives the decider once built (the demo's view
+	// reads statuses from it).
+	Decider func(*decide.Decider)
+}
+
+// Run runs the service until ctx ends or an actor fails.
+func Run(ctx context.Context, o Options) (err error) {
+	cfg := o.Config
+	log := o.Logger
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 15 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	reg := o.Registry
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildinfo.Register(reg)
+
+	// Cleanups run in reverse order; their errors join the result.
+	var cleanups []func() error
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			err = errors.Join(err, cleanups[i]())
+		}
+	}()
+
+	st := o.Store
+	if st == nil {
+		rs, err := newRedisStore(cfg)
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, rs.Close)
+		st = rs
+	}
+
+	kset, err := kafkadial.New(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        cfg.Kafka.Brokers,
+		GroupID:        cfg.Kafka.GroupID,
+		Topic:          cfg.Kafka.Topic,
+		Dialer:         kset.Dialer(),
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond, // the default, 10 s, delays every flush
+		QueueCapacity:  1000,
+		CommitInterval: 0,                 // commits are explicit, once per flush
+		StartOffset:    kafka.FirstOffset, // a new group starts at the beginning: nothing is skipped
+		ErrorLogger:    kafka.LoggerFunc(func(f string, a ...any) { log.Warn("kafka reader: " + fmt.Sprintf(f, a...)) }),
+	})
+	cleanups = append(cleanups, reader.Close)
+	writer := func(topic string) *kafka.Writer {
+		w := &kafka.Writer{
+			Addr:         kafka.TCP(cfg.Kafka.Brokers...),
+			Topic:        topic,
+			Balancer:     &kafka.Hash{},
+			RequiredAcks: kafka.RequireAll,
+			BatchTimeout: 5 * time.Millisecond,
+			// Room for a dead letter of the largest event read (MaxBytes
+			// above); the broker may still refuse it, see ingest.
+			BatchBytes: 16 << 20,
+			Transport:  kset.Transport(),
+		}
+		cleanups = append(cleanups, w.Close)
+		return w
+	}
+	dlq := writer(cfg.Kafka.DeadLetterTopic)
+	decisions := writer(cfg.Kafka.DecisionsTopic)
+
+	settings, err := PolicySettings(cfg)
+	if err != nil {
+		return err
+	}
+	dec := decide.New(st, decisions, reg, decide.Options{
+		Settings: settings,
+		Entities: Registry(cfg),
+		Now:      o.Now,
+		Logger:   log.With("component", "decide"),
+	})
+	if o.Decider != nil {
+		o.Decider(dec)
+	}
+	in := ingest.New(reader, dlq, st, reg, ingest.Options{
+		Location:      cfg.Location,
+		Hasher:        subject.New(subject.Key(cfg.SubjectKey)),
+		FlushInterval: cfg.FlushInterval,
+		Now:           o.Now,
+		Logger:        log.With("component", "ingest"),
+		OnFlush: func(ctx context.Context, entities []string) {
+			if err := dec.Evaluate(ctx, entities); err != nil {
+				log.Warn("evaluation after flush failed", "err", err)
+			}
+		},
+	})
+
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+			return fmt.Errorf("http.addr: %w", err)
+		}
+	}
+	var draining atomic.Bool
+	srv := &http.Server{
+		Handler: api.Handler(api.Options{
+			Statuses: dec,
+			Gatherer: reg,
+			Token:    cfg.APIToken,
+			Ready: func(r *http.Request) error {
+				if draining.Load() {
+					return errors.New("shutting down")
+				}
+				if err := in.Ready(); err != nil {
+					return err
+				}
+				pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+				defer cancel()
+				if err := st.Ping(pctx); err != nil {
+					return fmt.Errorf("store: %w", err)
+				}
+				return nil
+			},
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+
+	// Start-up: evaluate every known entity and announce its decision. The
+	// store or the broker may be down: wait for them rather than fail.
+	if err := retry(ctx, log, "start-up evaluation", func() error { return dec.Start(ctx) }); err != nil {
+		return err
+	}
+
+	var g run.Group
+	{
+		ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		g.Add(func() error { return in.Run(ictx) }, func(error) {
+			draining.Store(true)
+			cancel()
+		})
+	}
+	{
+		dctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { return dec.Run(dctx) }, func(error) { cancel() })
+	}
+	g.Add(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	}, func(error) {
+		sctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	})
+	{
+		g.Add(func() error {
+			<-ctx.Done()
+			log.Info("shutting down: stop fetching, flush, commit")
+			return nil
+		}, func(error) {})
+	}
+	log.Info("transferwatch running", "http", ln.Addr().String(), "topic", cfg.Kafka.Topic,
+		"group", cfg.Kafka.GroupID, "policy", settings.Preset.Name)
+	if o.Started != nil {
+		o.Started(ln.Addr().String())
+	}
+	return g.Run()
+}
+
+// retry calls f until it succeeds or ctx ends, backing off up to 10 s.
+func retry(ctx context.Context, log *slog.Logger, what string, f func() error) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		log.Warn(what+" failed; retrying", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func newRedisStore(cfg *config.Config) (*redisstore.Store, error) {
+	o := redisstore.Options{
+		Addrs:     cfg.Redis.Addrs,
+		Username:  cfg.Redis.Username,
+		Password:  cfg.Redis.Password,
+		DB:        cfg.Redis.DB,
+		KeyPrefix: cfg.Redis.KeyPrefix,
+	}
+	if cfg.Redis.TLS.Enabled {
+		c, err := tlsfiles.Client(cfg.Redis.TLS.CAFile, "", "", cfg.Redis.TLS.InsecureSkipVerify)
+		if err != nil {
+			return nil, fmt.Errorf("redis.tls: %w", err)
+		}
+		o.TLS = c
+	}
+	return redisstore.New(o)
+}
+
+// PolicySettings returns the policy settings of cfg.
+func PolicySettings(cfg *config.Config) (policy.Settings, error) {
+	preset, err := policy.PresetByName(cfg.Policy.Preset)
+	if err != nil {
+		return policy.Settings{}, err
+	}
+	return policy.Settings{
+		Preset: preset,
+		Levels: policy.Levels{
+			Notice:   cfg.Policy.Levels.Notice,
+			Warning:  cfg.Policy.Levels.Warning,
+			Critical: cfg.Policy.Levels.Critical,
+		},
+		UsePoint:         cfg.Policy.Estimate == "point",
+		RenewalLeadDays:  cfg.Policy.RenewalLeadDays,
+		ForecastLeadDays: cfg.Policy.ForecastLeadDays,
+		Location:         cfg.Location,
+	}, nil
+}
+
+// Registry returns the entity registry of cfg.
+func Registry(cfg *config.Config) []policy.Entity {
+	out := make([]policy.Entity, 0, len(cfg.Entities))
+	for _, e := range cfg.Entities {
+		pe := policy.Entity{ID: e.ID, Name: e.Name, CIIO: e.CIIO}
+		for _, a := range e.Approvals {
+			pa := policy.Approval{
+				Mechanism: policy.Mechanism(a.Mechanism),
+				Status:    policy.ApprovalState(a.Status),
+				Reference: a.Reference,
+			}
+			if !a.ValidFrom.IsZero() {
+				pa.ValidFrom = a.ValidFrom.Time(cfg.Location)
+			}
+			if !a.ValidUntil.IsZero() {
+				pa.ValidUntil = a.ValidUntil.Time(cfg.Location)
+			}
+			pe.Approvals = append(pe.Approvals, pa)
+		}
+		out = append(out, pe)
+	}
+	return out
+}

@@ -1,0 +1,91 @@
+package decide
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/transferwatch/transferwatch/internal/policy"
+)
+
+type metrics struct {
+	estimate     *prometheus.GaugeVec
+	ratio        *prometheus.GaugeVec
+	level        *prometheus.GaugeVec
+	decision     *prometheus.GaugeVec
+	forecastDays *prometheus.GaugeVec
+	daysLeft     *prometheus.GaugeVec
+	changes      *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	m := &metrics{
+		estimate: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transferwatch_subjects_estimate",
+			Help: "Estimated distinct data subjects, by entity, counter and window.",
+		}, []string{"entity", "counter", "window"}),
+		ratio: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transferwatch_rule_ratio",
+			Help: "Figure held against a rule's threshold, divided by the threshold.",
+		}, []string{"entity", "rule"}),
+		level: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transferwatch_rule_level",
+			Help: "Level of a rule: 0 ok, 1 notice, 2 warning, 3 critical, 4 breached.",
+		}, []string{"entity", "rule"}),
+		decision: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transferwatch_entity_decision",
+			Help: "1 for the entity's current decision (allow, warn, block), 0 for the others.",
+		}, []string{"entity", "decision"}),
+		forecastDays: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transferwatch_rule_forecast_days",
+			Help: "Days until a rule's threshold is forecast to be crossed; present only while a crossing is forecast.",
+		}, []string{"entity", "rule"}),
+		daysLeft: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transferwatch_approval_days_left",
+			Help: "Days until the entity's longest-running approved approval of a mechanism expires.",
+		}, []string{"entity", "mechanism"}),
+		changes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "transferwatch_decision_changes_total",
+			Help: "Decision changes this instance published, by new decision.",
+		}, []string{"decision"}),
+	}
+	for _, d := range policy.Decisions() {
+		m.changes.WithLabelValues(string(d))
+	}
+	return m
+}
+
+// observe sets every per-entity gauge from s.
+func (m *metrics) observe(s policy.Status) {
+	for _, c := range s.Counters {
+		m.estimate.WithLabelValues(s.Entity, string(c.Counter), string(c.Window)).Set(float64(c.Estimate))
+	}
+	for _, r := range s.Rules {
+		m.ratio.WithLabelValues(s.Entity, r.ID).Set(r.Ratio)
+		m.level.WithLabelValues(s.Entity, r.ID).Set(float64(r.Level.Value()))
+		if r.ForecastCrossing != nil {
+			m.forecastDays.WithLabelValues(s.Entity, r.ID).Set(float64(r.ForecastDays))
+		} else {
+			m.forecastDays.DeleteLabelValues(s.Entity, r.ID)
+		}
+	}
+	for _, d := range policy.Decisions() {
+		v := 0.0
+		if d == s.Decision {
+			v = 1
+		}
+		m.decision.WithLabelValues(s.Entity, string(d)).Set(v)
+	}
+	best := make(map[policy.Mechanism]int)
+	for _, a := range s.Approvals {
+		if a.Status != policy.Approved {
+			continue
+		}
+		if cur, ok := best[a.Mechanism]; !ok || a.DaysLeft > cur {
+			best[a.Mechanism] = a.DaysLeft
+		}
+	}
+	for mech, days := range best {
+		m.daysLeft.WithLabelValues(s.Entity, string(mech)).Set(float64(days))
+	}
+}

@@ -1,0 +1,123 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a buffer written by the demo and read by the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls until cond holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRunStopsOnCancel runs the whole demo in-process (so that -race sees
+// every goroutine of it), watches the climbing entity cross into block,
+// reads the API while it runs, then cancels the context as Ctrl-C does and
+// expects a clean stop with a summary.
+func TestRunStopsOnCancel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole demo")
+	}
+	var out, logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			HTTPAddr: "127.0.0.1:0",
+			Getenv:   func(string) string { return "" },
+			Out:      &out,
+			Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
+		})
+	}()
+
+	addr := regexp.MustCompile(`(?m)^  http +http://(\S+)`)
+	waitFor(t, 30*time.Second, "the HTTP address", func() bool { return addr.MatchString(out.String()) })
+	base := "http://" + addr.FindStringSubmatch(out.String())[1]
+
+	waitFor(t, 60*time.Second, "entities from the API", func() bool {
+		resp, err := http.Get(base + "/v1/entities")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Entities []struct {
+				Entity string `json:"entity"`
+			} `json:"entities"`
+		}
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&body) == nil &&
+			len(body.Entities) >= len(stories(time.Now()))
+	})
+	waitFor(t, 120*time.Second, entityClimbing+" to reach block", func() bool {
+		return strings.Contains(out.String(), "decision "+entityClimbing+": warn -> block")
+	})
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not stop after cancel")
+	}
+
+	got := out.String()
+	for _, want := range []string{
+		"final " + entityClimbing + " ", "final " + entityQuiet + " allow", "final " + entityRenewal + " ",
+		"decision " + entityImportant + ": allow -> block",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if m := regexp.MustCompile(`dead letters: (\d+) on`).FindStringSubmatch(got); m == nil {
+		t.Error("no dead-letter count")
+	} else if n, _ := strconv.Atoi(m[1]); n < len(malformed(time.Now())) {
+		t.Errorf("%d dead letters, want at least %d", n, len(malformed(time.Now())))
+	}
+	if !strings.Contains(logs.String(), "demo subject key in use; never use it in production") {
+		t.Error("no warning about the demo key in the log")
+	}
+	if strings.Contains(got, "user-") || strings.Contains(logs.String(), "user-") {
+		t.Error("a subject identifier was printed")
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", got)
+	}
+}

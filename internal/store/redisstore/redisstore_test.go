@@ -1,0 +1,569 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/transferwatch/transferwatch/internal/redistest"
+	"github.com/transferwatch/transferwatch/internal/sketch"
+	"github.com/transferwatch/transferwatch/internal/store"
+	"github.com/transferwatch/transferwatch/internal/store/storetest"
+)
+
+// open returns a Store closed when the test ends.
+func open(t testing.TB, opts Options) *Store {
+	t.Helper()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", opts, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// raw returns a plain client of a single server, to look at the keys.
+func raw(t testing.TB, addr string) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func thisYear() int { return time.Now().UTC().Year() }
+
+func TestConformanceSingleNode(t *testing.T) {
+	// Each subtest gets its own server; every open within it a new client.
+	var mu sync.Mutex
+	servers := make(map[*testing.T]*redistest.Instance)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		mu.Lock()
+		defer mu.Unlock()
+		in := servers[t]
+		if in == nil {
+			in = redistest.Server(t)
+			servers[t] = in
+		}
+		return open(t, Options{Addrs: []string{in.Addr()}})
+	})
+}
+
+func TestConformanceCluster(t *testing.T) {
+	addrs := redistest.Cluster(t, 3)
+	// One cluster for all subtests, each under its own key prefix.
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := open(t, Options{Addrs: addrs, KeyPrefix: strings.ReplaceAll(t.Name(), "/", ".")})
+		if !s.cluster {
+			t.Fatal("several addresses did not make a cluster client")
+		}
+		return s
+	})
+}
+
+func TestClusterKeyPlacement(t *testing.T) {
+	addrs := redistest.Cluster(t, 3)
+	s := open(t, Options{Addrs: addrs})
+	ctx := t.Context()
+	y := thisYear()
+	b := make(sketch.Batch)
+	var ids []string
+	for e := range 60 {
+		id := fmt.Sprintf("entity-%02d", e)
+		ids = append(ids, id)
+		b.Merge(storetest.Subjects{From: e * 100, To: e*100 + 100, Year: func(i int) int { return y - i%2 }}.Batch(id))
+	}
+	if err := s.Merge(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	defer c.Close()
+	// One entity's keys share a slot, so its updates are atomic on one node.
+	for _, id := range ids {
+		var slots []int64
+		for _, k := range []string{s.yearKey(id, y), s.yearKey(id, y-1), s.decisionKey(id)} {
+			slot, err := c.ClusterKeySlot(ctx, k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			slots = append(slots, slot)
+		}
+		if slots[0] != slots[1] || slots[0] != slots[2] {
+			t.Fatalf("keys of %s fall in slots %v", id, slots)
+		}
+	}
+	// Different entities spread over every master.
+	var mu sync.Mutex
+	var sizes []int64
+	err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		n, err := m.DBSize(ctx).Result()
+		mu.Lock()
+		sizes = append(sizes, n)
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range sizes {
+		if n == 0 {
+			t.Fatalf("keys per master %v: a master holds none", sizes)
+		}
+	}
+	got, err := s.Entities(ctx)
+	if err != nil || !slices.Equal(got, ids) {
+		t.Fatalf("Entities = %v, %v; want %v", got, err, ids)
+	}
+}
+
+// roundTrip merges a batch and reads it back through s.
+func roundTrip(t *testing.T, s *Store) {
+	t.Helper()
+	sub := storetest.Subjects{From: 0, To: 500}
+	if err := s.Merge(t.Context(), sub.Batch("acme-sh")); err != nil {
+		t.Fatalf("Merge: %v", err)
+	}
+	h, err := s.History(t.Context(), "acme-sh", thisYear())
+	if err != nil {
+		t.Fatalf("History: %v", err)
+	}
+	storetest.AssertSameHistory(t, h, sub.History("acme-sh"))
+}
+
+func TestAuthPassword(t *testing.T) {
+	in := redistest.Server(t, redistest.RequirePass("s3cret")...)
+	roundTrip(t, open(t, Options{Addrs: []string{in.Addr()}, Password: "s3cret"}))
+
+	for _, pw := range []string{"", "wrong"} {
+		err := open(t, Options{Addrs: []string{in.Addr()}, Password: pw}).Ping(t.Context())
+		if err == nil || !redis.IsAuthError(err) {
+			t.Errorf("password %q: Ping = %v, want an authentication error", pw, err)
+		}
+		if errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("password %q: %v is marked unavailable; a wrong password does not heal by waiting", pw, err)
+		}
+	}
+}
+
+func TestAuthACLUser(t *testing.T) {
+	in := redistest.Server(t, redistest.ACLUser("transferwatch", "pw")...)
+	roundTrip(t, open(t, Options{Addrs: []string{in.Addr()}, Username: "transferwatch", Password: "pw"}))
+	err := open(t, Options{Addrs: []string{in.Addr()}, Password: "pw"}).Ping(t.Context())
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Ping without the user name = %v, want an authentication error", err)
+	}
+}
+
+// TestAuthLeastPrivilege runs the store as an ACL user allowed only the
+// commands it needs on its own keys: the permissions an operator grants.
+func TestAuthLeastPrivilege(t *testing.T) {
+	in := redistest.Server(t,
+		"--user", "transferwatch", "on", ">pw", "~tw:*", "resetchannels", "-@all",
+		"+ping", "+hello", "+client|setname",
+		"+sadd", "+smembers", "+hmget", "+hget", "+hgetall", "+hset", "+pexpireat",
+		"+evalsha", "+eval",
+		"--user", "default", "off")
+	s := open(t, Options{Addrs: []string{in.Addr()}, Username: "transferwatch", Password: "pw"})
+	roundTrip(t, s)
+	ctx := t.Context()
+	if ok, err := s.SwapDecision(ctx, "acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "warn"}); !ok || err != nil {
+		t.Fatalf("SwapDecision = %t, %v", ok, err)
+	}
+	if _, err := s.Decision(ctx, "acme-sh"); err != nil {
+		t.Fatalf("Decision: %v", err)
+	}
+	if _, err := s.Entities(ctx); err != nil {
+		t.Fatalf("Entities: %v", err)
+	}
+	// Outside its prefix the user may do nothing.
+	other := open(t, Options{Addrs: []string{in.Addr()}, Username: "transferwatch", Password: "pw", KeyPrefix: "other"})
+	if err := other.Merge(ctx, storetest.Subjects{From: 0, To: 10}.Batch("acme-sh")); err == nil {
+		t.Fatal("Merge outside the permitted keys succeeded")
+	} else if errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("a permission error is marked unavailable: %v", err)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	in, conf := redistest.TLSServer(t)
+	roundTrip(t, open(t, Options{Addrs: []string{in.Addr()}, TLS: conf}))
+	if err := open(t, Options{Addrs: []string{in.Addr()}}).Ping(t.Context()); err == nil {
+		t.Fatal("Ping without TLS to a TLS-only server succeeded")
+	}
+}
+
+// TestUnavailable stops Redis under a running store: the failed flush
+// reports store.ErrUnavailable, and once Redis is back the kept batch lands
+// and nothing is lost.
+func TestUnavailable(t *testing.T) {
+	// Persist to the append-only file, as a production server does, so a
+	// restart keeps the data.
+	in := redistest.Server(t, "--appendonly", "yes", "--appendfsync", "always")
+	s := open(t, Options{Addrs: []string{in.Addr()}})
+	ctx := t.Context()
+	first := storetest.Subjects{From: 0, To: 5000}
+	second := storetest.Subjects{From: 3000, To: 9000}
+	if err := s.Merge(ctx, first.Batch("acme-sh")); err != nil {
+		t.Fatal(err)
+	}
+	kept := second.Batch("acme-sh")
+
+	in.Stop()
+	y := thisYear()
+	calls := map[string]func() error{
+		"Merge": func() error { return s.Merge(ctx, kept) },
+		"History": func() error {
+			_, err := s.History(ctx, "acme-sh", y)
+			return err
+		},
+		"Entities": func() error {
+			_, err := s.Entities(ctx)
+			return err
+		},
+		"Decision": func() error {
+			_, err := s.Decision(ctx, "acme-sh")
+			return err
+		},
+		"SwapDecision": func() error {
+			_, err := s.SwapDecision(ctx, "acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "warn"})
+			return err
+		},
+		"Ping": func() error { return s.Ping(ctx) },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s with Redis down = %v, want an error wrapping store.ErrUnavailable", name, err)
+		}
+	}
+
+	in.Start()
+	if err := s.Merge(ctx, kept); err != nil {
+		t.Fatalf("Merge after Redis is back: %v", err)
+	}
+	h, err := s.History(ctx, "acme-sh", y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.AssertSameHistory(t, h, storetest.Subjects{From: 0, To: 9000}.History("acme-sh"))
+}
+
+func TestCanceledIsNotUnavailable(t *testing.T) {
+	in := redistest.Server(t)
+	s := open(t, Options{Addrs: []string{in.Addr()}})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := s.Merge(ctx, storetest.Subjects{From: 0, To: 10}.Batch("acme-sh"))
+	if !errors.Is(err, context.Canceled) || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Merge with a canceled context = %v, want context.Canceled and not unavailable", err)
+	}
+}
+
+func TestKeyLayout(t *testing.T) {
+	in := redistest.Server(t)
+	s := open(t, Options{Addrs: []string{in.Addr()}})
+	c := raw(t, in.Addr())
+	ctx := t.Context()
+	y := thisYear()
+	sub := storetest.Subjects{From: 0, To: 2000, Year: func(i int) int { return y - i%2 }}
+	b := sub.Batch("acme-sh")
+	b[sketch.Key{Entity: "acme-sh", Year: y}].MarkImportant(false)
+	b[sketch.Key{Entity: "acme-sh", Year: y - 3}] = storetest.Subjects{From: 0, To: 10}.Batch("x")[sketch.Key{Entity: "x", Year: y}]
+	if err := s.Merge(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SwapDecision(ctx, "acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "warn"}); err != nil {
+		t.Fatal(err)
+	}
+
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	want := []string{
+		"tw:entities",
+		"tw:{acme-sh}:decision",
+		"tw:{acme-sh}:y" + strconv.Itoa(y-1),
+		"tw:{acme-sh}:y" + strconv.Itoa(y),
+	}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("keys = %q\nwant %q (a year past every window is not written)", keys, want)
+	}
+
+	for _, yr := range []int{y - 1, y} {
+		key := s.yearKey("acme-sh", yr)
+		fields, err := c.HKeys(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFields := append(b[sketch.Key{Entity: "acme-sh", Year: yr}].Fields(), "v")
+		slices.Sort(fields)
+		slices.Sort(wantFields)
+		if !slices.Equal(fields, wantFields) {
+			t.Errorf("%s has fields %q, want %q", key, fields, wantFields)
+		}
+		at, err := c.Do(ctx, "PEXPIRETIME", key).Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantAt := time.Date(yr+2, time.January, 1, 0, 0, 0, 0, time.UTC).Add(7 * 24 * time.Hour).UnixMilli(); at != wantAt {
+			t.Errorf("%s expires at %s, want %s", key, time.UnixMilli(at).UTC(), time.UnixMilli(wantAt).UTC())
+		}
+	}
+	if ttl, err := c.PTTL(ctx, "tw:{acme-sh}:decision").Result(); err != nil || ttl != -1 {
+		t.Errorf("decision TTL = %v, %v; want none", ttl, err)
+	}
+	if d, err := c.HGetAll(ctx, "tw:{acme-sh}:decision").Result(); err != nil || d["version"] != "1" || d["decision"] != "warn" || len(d) != 2 {
+		t.Errorf("decision hash = %v, %v", d, err)
+	}
+	if m, err := c.SMembers(ctx, "tw:entities").Result(); err != nil || !slices.Equal(m, []string{"acme-sh"}) {
+		t.Errorf("entities = %v, %v", m, err)
+	}
+
+	// The version counts writes; a batch already in the store writes
+	// nothing.
+	key := s.yearKey("acme-sh", y)
+	version := func() string {
+		t.Helper()
+		v, err := c.HGet(ctx, key, "v").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := version(); v != "1" {
+		t.Fatalf("version after one write = %s, want 1", v)
+	}
+	if err := s.Merge(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v != "1" {
+		t.Fatalf("version after merging the same batch again = %s, want 1", v)
+	}
+	if err := s.Merge(ctx, storetest.Subjects{From: 5000, To: 5001}.Batch("acme-sh")); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v != "2" {
+		t.Fatalf("version after new data = %s, want 2", v)
+	}
+}
+
+func TestKeyPrefix(t *testing.T) {
+	in := redistest.Server(t)
+	a := open(t, Options{Addrs: []string{in.Addr()}, KeyPrefix: "prod-a"})
+	bs := open(t, Options{Addrs: []string{in.Addr()}, KeyPrefix: "prod-b"})
+	ctx := t.Context()
+	if err := a.Merge(ctx, storetest.Subjects{From: 0, To: 10}.Batch("acme-sh")); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := raw(t, in.Addr()).Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "prod-a:") {
+			t.Errorf("key %q lacks the prefix prod-a:", k)
+		}
+	}
+	if ids, err := bs.Entities(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("another prefix sees entities %v, %v", ids, err)
+	}
+}
+
+func TestCorruptData(t *testing.T) {
+	in := redistest.Server(t)
+	s := open(t, Options{Addrs: []string{in.Addr()}})
+	c := raw(t, in.Addr())
+	ctx := t.Context()
+	y := thisYear()
+	sub := storetest.Subjects{From: 0, To: 100}
+	if err := s.Merge(ctx, sub.Batch("acme-sh")); err != nil {
+		t.Fatal(err)
+	}
+	bad := s.yearKey("acme-sh", y)
+	if err := c.HSet(ctx, bad, sketch.SketchField(0), "garbage").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, s.yearKey("initech", y), "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HSet(ctx, s.yearKey("hooli", y), "v", "seven").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := s.History(ctx, "acme-sh", y)
+	if !errors.Is(err, sketch.ErrCorrupt) || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("History of corrupt data = %v, want sketch.ErrCorrupt and not unavailable", err)
+	}
+
+	// A flush touching broken entity-years reports them and lands the rest.
+	b := sub.Batch("acme-sh")
+	b.Merge(sub.Batch("initech"))
+	b.Merge(sub.Batch("hooli"))
+	b.Merge(sub.Batch("globex"))
+	err = s.Merge(ctx, b)
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Merge into corrupt data = %v, want an error, not unavailable", err)
+	}
+	for _, k := range []string{bad, s.yearKey("initech", y), s.yearKey("hooli", y)} {
+		if !strings.Contains(err.Error(), k) {
+			t.Errorf("Merge error %q does not name %s", err, k)
+		}
+	}
+	h, err := s.History(ctx, "globex", y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.AssertSameHistory(t, h, sub.History("globex"))
+}
+
+func TestScriptCacheFlushed(t *testing.T) {
+	in := redistest.Server(t)
+	s := open(t, Options{Addrs: []string{in.Addr()}})
+	c := raw(t, in.Addr())
+	ctx := t.Context()
+	for i := range 3 {
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Merge(ctx, storetest.Subjects{From: i * 100, To: i*100 + 100}.Batch("acme-sh")); err != nil {
+			t.Fatalf("Merge after SCRIPT FLUSH: %v", err)
+		}
+		if ok, err := c.ScriptExists(ctx, casScript.Hash()).Result(); err != nil || !ok[0] {
+			t.Fatalf("the merge script is not cached after a merge: %v, %v", ok, err)
+		}
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.SwapDecision(ctx, "acme-sh", store.Decision{Version: int64(i)}, store.Decision{Version: int64(i + 1)}); !ok || err != nil {
+			t.Fatalf("SwapDecision after SCRIPT FLUSH = %t, %v", ok, err)
+		}
+	}
+	h, err := s.History(ctx, "acme-sh", thisYear())
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.AssertSameHistory(t, h, storetest.Subjects{From: 0, To: 300}.History("acme-sh"))
+}
+
+func TestInvalidInput(t *testing.T) {
+	for _, opts := range []Options{
+		{},
+		{Addrs: []string{"a:1", "b:1"}, DB: 1},
+		{Addrs: []string{"a:1"}, DB: -1},
+		{Addrs: []string{"a:1"}, KeyPrefix: "tw{x}"},
+	} {
+		if _, err := New(opts); err == nil {
+			t.Errorf("New(%+v) succeeded", opts)
+		}
+	}
+
+	in := redistest.Server(t)
+	s := open(t, Options{Addrs: []string{in.Addr()}})
+	ctx := t.Context()
+	for _, id := range []string{"", "a{b}", "a b", "é", strings.Repeat("x", 129)} {
+		b := sketch.Batch{{Entity: id, Year: thisYear()}: &sketch.Year{}}
+		if err := s.Merge(ctx, b); !errors.Is(err, ErrInvalidEntity) {
+			t.Errorf("Merge of entity %q = %v, want ErrInvalidEntity", id, err)
+		}
+		if _, err := s.History(ctx, id, thisYear()); !errors.Is(err, ErrInvalidEntity) {
+			t.Errorf("History of entity %q = %v, want ErrInvalidEntity", id, err)
+		}
+		if _, err := s.Decision(ctx, id); !errors.Is(err, ErrInvalidEntity) {
+			t.Errorf("Decision of entity %q = %v, want ErrInvalidEntity", id, err)
+		}
+	}
+	if _, err := s.SwapDecision(ctx, "acme-sh", store.Decision{Version: 1}, store.Decision{Version: 3}); err == nil {
+		t.Error("SwapDecision skipping a version succeeded")
+	}
+	if ids, err := s.Entities(ctx); err != nil || len(ids) != 0 {
+		t.Errorf("Entities after invalid merges = %v, %v; want none", ids, err)
+	}
+}
+
+func TestUnavailableClassification(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{context.Canceled, false},
+		{context.DeadlineExceeded, true},
+		{redis.ErrPoolTimeout, true},
+		{redis.ErrClosed, false},
+		{fmt.Errorf("dial tcp: %w", errors.New("connection refused")), true},
+	} {
+		if got := unavailable(tc.err); got != tc.want {
+			t.Errorf("unavailable(%v) = %t, want %t", tc.err, got, tc.want)
+		}
+	}
+	// Replies of a live server, by prefix.
+	in := redistest.Server(t)
+	c := raw(t, in.Addr())
+	ctx := t.Context()
+	if err := c.Set(ctx, "s", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HGet(ctx, "s", "f").Err(); err == nil || unavailable(err) {
+		t.Errorf("WRONGTYPE reply %v classified unavailable", err)
+	}
+	if err := c.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "t", strings.Repeat("x", 1<<20), 0).Err(); err == nil || !unavailable(err) {
+		t.Errorf("OOM reply %v not classified unavailable", err)
+	}
+}
+
+// TestCASLosesToConcurrentWrite interleaves two writers by hand: a write
+// prepared from a version that another writer has since moved must not
+// land, and Merge then re-reads and lands it on top.
+func TestCASLosesToConcurrentWrite(t *testing.T) {
+	in := redistest.Server(t)
+	a := open(t, Options{Addrs: []string{in.Addr()}})
+	b := open(t, Options{Addrs: []string{in.Addr()}})
+	ctx := t.Context()
+	y := thisYear()
+	first := storetest.Subjects{From: 0, To: 3000}
+	second := storetest.Subjects{From: 2000, To: 6000}
+	batchA, batchB := first.Batch("acme-sh"), second.Batch("acme-sh")
+	keys := []sketch.Key{{Entity: "acme-sh", Year: y}}
+
+	updates, skipped, err := a.prepare(ctx, batchA, keys)
+	if err != nil || len(skipped) > 0 || len(updates) != 1 {
+		t.Fatalf("prepare = %d updates, %v, %v", len(updates), skipped, err)
+	}
+	if err := b.Merge(ctx, batchB); err != nil {
+		t.Fatal(err)
+	}
+	lost, skipped, err := a.apply(ctx, updates)
+	if err != nil || len(skipped) > 0 {
+		t.Fatalf("apply: %v, %v", skipped, err)
+	}
+	if !slices.Equal(lost, keys) {
+		t.Fatalf("apply from a stale version reports lost keys %v, want %v", lost, keys)
+	}
+	h, err := a.History(ctx, "acme-sh", y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.AssertSameHistory(t, h, second.History("acme-sh"))
+
+	if err := a.Merge(ctx, batchA); err != nil {
+		t.Fatal(err)
+	}
+	if h, err = a.History(ctx, "acme-sh", y); err != nil {
+		t.Fatal(err)
+	}
+	storetest.AssertSameHistory(t, h, storetest.Subjects{From: 0, To: 6000}.History("acme-sh"))
+}
