@@ -34,9 +34,10 @@ deps: ## Install the Debian packages the tests need (redis-server, kcat, promtoo
 	fi
 
 .PHONY: test
-test: deps ## Run every test with the race detector (starts its own redis-server, kfake, kcat).
+test: deps ## Run every test with the race detector, then the dashboard, alert-rule and Helm checks.
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+	bash deploy/check.sh
 
 .PHONY: fuzz
 fuzz: ## Fuzz the decoders of outside input for a while (FUZZTIME=30s).

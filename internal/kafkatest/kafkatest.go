@@ -146,3 +146,25 @@ func (c *Cluster) Committed(group, topic string) map[int]int64 {
 	}
 	return out
 }
+
+// Assignments returns, for a stable group, how many partitions each member
+// holds; nil while the group is rebalancing or empty.
+func (c *Cluster) Assignments(group string) []int {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl := &kafka.Client{Addr: kafka.TCP(c.Addr())}
+	resp, err := cl.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil || len(resp.Groups) != 1 || resp.Groups[0].GroupState != "Stable" {
+		return nil
+	}
+	var out []int
+	for _, m := range resp.Groups[0].Members {
+		n := 0
+		for _, tp := range m.MemberAssignments.Topics {
+			n += len(tp.Partitions)
+		}
+		out = append(out, n)
+	}
+	return out
+}

@@ -1,0 +1,173 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/transferwatch/transferwatch/internal/redistest"
+)
+
+// sensitiveEvents returns events of entity carrying sensitive data of the
+// subjects numbered [from, to), 500 to an event.
+func sensitiveEvents(t *testing.T, entity string, from, to int) []kafka.Message {
+	t.Helper()
+	var msgs []kafka.Message
+	for lo := from; lo < to; lo += 500 {
+		var subjects []string
+		for i := lo; i < min(lo+500, to); i++ {
+			subjects = append(subjects, fmt.Sprintf("person-%d", i))
+		}
+		v, err := json.Marshal(map[string]any{
+			"occurred_at": time.Now().Format(time.RFC3339), "entity": entity, "recipient": "hq-us",
+			"sensitive": true, "subjects": subjects,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(entity), Value: v})
+	}
+	return msgs
+}
+
+type signal struct {
+	Entity            string   `json:"entity"`
+	Decision          string   `json:"decision"`
+	Previous          string   `json:"previous"`
+	RequiredMechanism string   `json:"required_mechanism"`
+	Policy            string   `json:"policy"`
+	Reasons           []string `json:"reasons"`
+	DecidedAt         string   `json:"decided_at"`
+	Version           int64    `json:"version"`
+}
+
+// TestDecisionsAllowWarnBlock drives one entity from allow to warn to block
+// under cac-2022 (sensitive-10k) with two instances running, and checks
+// that each change is published exactly once and that the API and the
+// metrics agree with the decisions topic.
+func TestDecisionsAllowWarnBlock(t *testing.T) {
+	c := cluster(t, 2)
+	rds := redistest.Server(t)
+	cfg := serviceConfig(t, c.Addr(), rds.Addr(), "tw", "tw", "policy: {preset: cac-2022}\n")
+	a := start(t, cfg)
+	b := start(t, cfg)
+	decision := func(want string) func() bool {
+		return func() bool {
+			for _, s := range []*service{a, b} {
+				// The status, not the decision endpoint: that one answers
+				// allow for an entity not evaluated yet.
+				code, body := s.get("/v1/entities/acme-sh")
+				if code == 200 && strings.Contains(body, `"decision":"`+want+`"`) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+
+	steps := []struct {
+		upTo int
+		want string
+	}{
+		{1_000, "allow"},  // 10% of 10,000
+		{8_800, "warn"},   // upper bound ≈ 9,000: warning
+		{10_400, "block"}, // breached
+	}
+	from := 0
+	for _, st := range steps {
+		c.Produce(topic, sensitiveEvents(t, "acme-sh", from, st.upTo)...)
+		from = st.upTo
+		eventually(t, "decision "+st.want, decision(st.want))
+	}
+
+	msgs := c.ReadAll(decTopic, 3, 30*time.Second)
+	var got []signal
+	for _, m := range msgs {
+		var s signal
+		if err := json.Unmarshal(m.Value, &s); err != nil {
+			t.Fatalf("decisions message is not JSON: %v", err)
+		}
+		if string(m.Key) != s.Entity {
+			t.Errorf("key %q, entity %q", m.Key, s.Entity)
+		}
+		got = append(got, s)
+	}
+	want := []struct {
+		decision, previous string
+		version            int64
+	}{{"allow", "", 1}, {"warn", "allow", 2}, {"block", "warn", 3}}
+	if len(got) != len(want) {
+		t.Fatalf("decisions topic holds %d messages, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Decision != w.decision || g.Previous != w.previous || g.Version != w.version || g.Policy != "cac-2022" {
+			t.Errorf("message %d = %+v, want %+v", i, g, w)
+		}
+	}
+	last := got[2]
+	if last.RequiredMechanism != "security_assessment" || len(last.Reasons) == 0 || !strings.HasPrefix(last.Reasons[0], "sensitive-10k breached") {
+		t.Errorf("block message = %+v", last)
+	}
+	if _, err := time.Parse(time.RFC3339, last.DecidedAt); err != nil {
+		t.Errorf("decided_at: %v", err)
+	}
+
+	// The API and the metrics agree with the topic, on both instances once
+	// the idle one refreshes; the instance that consumed agrees at once.
+	var owner *service
+	eventually(t, "an instance whose API says block", func() bool {
+		for _, s := range []*service{a, b} {
+			if code, body := s.get("/v1/entities/acme-sh"); code == 200 && strings.Contains(body, `"decision":"block"`) {
+				owner = s
+				return true
+			}
+		}
+		return false
+	})
+	_, status := owner.get("/v1/entities/acme-sh")
+	var st struct {
+		Decision string `json:"decision"`
+		Rules    []struct {
+			ID    string  `json:"id"`
+			Level string  `json:"level"`
+			Ratio float64 `json:"ratio"`
+		} `json:"rules"`
+	}
+	if err := json.Unmarshal([]byte(status), &st); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range st.Rules {
+		if r.ID == "sensitive-10k" {
+			found = true
+			if r.Level != "breached" || r.Ratio < 1 {
+				t.Errorf("sensitive-10k = %+v", r)
+			}
+		}
+	}
+	if !found {
+		t.Error("no sensitive-10k rule in the status")
+	}
+	if v := metric(owner, `transferwatch_entity_decision{decision="block",entity="acme-sh"}`); v != 1 {
+		t.Errorf("entity_decision block = %v, want 1", v)
+	}
+	if v := metric(owner, `transferwatch_rule_level{entity="acme-sh",rule="sensitive-10k"}`); v != 4 {
+		t.Errorf("rule_level = %v, want 4", v)
+	}
+	changes := 0.0
+	for _, s := range []*service{a, b} {
+		for _, d := range []string{"allow", "warn", "block"} {
+			changes += metric(s, `transferwatch_decision_changes_total{decision="`+d+`"}`)
+		}
+	}
+	if changes != 3 {
+		t.Errorf("decision changes counted by both instances = %v, want 3", changes)
+	}
+	a.stop()
+	b.stop()
+}
