@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/transferwatch/transferwatch/internal/app"
 	"github.com/transferwatch/transferwatch/internal/buildinfo"
@@ -93,6 +94,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// go-redis logs through a package-level logger of its own; route it into
+	// the structured log so stderr stays JSON.
+	redis.SetLogger(redisLogger{log.With("component", "redis")})
 
 	switch cmd {
 	case "check-config":
@@ -163,4 +167,11 @@ func printProblems(w io.Writer, path string, err error) {
 	for _, l := range lines {
 		fmt.Fprintf(w, "  - %s\n", l)
 	}
+}
+
+// redisLogger adapts slog to go-redis's logging interface.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...))
 }

@@ -233,7 +233,8 @@ func retry(ctx context.Context, log *slog.Logger, what string, f func() error) e
 		log.Warn(what+" failed; retrying", "err", err, "backoff", backoff)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", what, err)
+			// Stopped while waiting: a clean stop, not a failure.
+			return ctx.Err()
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 10*time.Second)

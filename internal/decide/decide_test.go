@@ -1,0 +1,223 @@
+package decide_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/transferwatch/transferwatch/internal/decide"
+	"github.com/transferwatch/transferwatch/internal/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/internal/sketch"
+	"github.com/transferwatch/transferwatch/internal/store/memstore"
+	"github.com/transferwatch/transferwatch/pkg/event"
+)
+
+const decisions = "transfer-decisions"
+
+func settings(t *testing.T, preset string) policy.Settings {
+	t.Helper()
+	p, err := policy.PresetByName(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return policy.Settings{Preset: p, RenewalLeadDays: 183, ForecastLeadDays: 183, Location: loc}
+}
+
+// subjects returns n distinct, uniformly spread hashes (splitmix64 of the
+// numbers from, from+1, …), as SipHash would give.
+func subjects(from, n int) []uint64 {
+	out := make([]uint64, n)
+	for i := range out {
+		z := uint64(from+i+1) * 0x9e3779b97f4a7c15
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		out[i] = z ^ z>>31
+	}
+	return out
+}
+
+func writer(c *kafkatest.Cluster) *kafka.Writer {
+	return &kafka.Writer{Addr: kafka.TCP(c.Addr()), Topic: decisions, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+}
+
+func figure(s policy.Status, k sketch.Counter, w sketch.Window) uint64 {
+	for _, c := range s.Counters {
+		if c.Counter == k && c.Window == w {
+			return c.Estimate
+		}
+	}
+	return 0
+}
+
+// TestPresetSwitchNeedsNoReplay reads the same stored sketches under both
+// presets: cac-2022 counts the exempt events, cac-2024 leaves them out,
+// with no replay in between.
+func TestPresetSwitchNeedsNoReplay(t *testing.T) {
+	c := kafkatest.New(t, 1, decisions)
+	st := memstore.New()
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	b := sketch.Batch{}
+	plain := sketch.CellOf(event.KindTransfer, false, false)
+	exempt := sketch.CellOf(event.KindTransfer, false, true)
+	b.Add("acme-sh", 2026, 300, plain, false, subjects(0, 600))
+	b.Add("acme-sh", 2026, 300, exempt, false, subjects(10_000, 400))
+	b.Add("acme-sh", 2025, 100, exempt, true, subjects(20_000, 50)) // last year, exempt, important
+	if err := st.Merge(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		preset        string
+		personal      uint64 // current_year
+		personalSince uint64 // since_prev_jan1
+		decision      policy.Decision
+	}{
+		{"cac-2022", 1000, 1050, policy.Block}, // exempt important data last year counts
+		{"cac-2024", 600, 600, policy.Allow},   // exemptions left out
+	}
+	for _, tc := range cases {
+		t.Run(tc.preset, func(t *testing.T) {
+			w := writer(c)
+			defer w.Close()
+			d := decide.New(st, w, prometheus.NewRegistry(), decide.Options{
+				Settings: settings(t, tc.preset), Now: func() time.Time { return now },
+			})
+			if err := d.Evaluate(context.Background(), []string{"acme-sh"}); err != nil {
+				t.Fatal(err)
+			}
+			s, ok := d.Status("acme-sh")
+			if !ok {
+				t.Fatal("no status")
+			}
+			if got := figure(s, sketch.Personal, sketch.CurrentYear); got != tc.personal {
+				t.Errorf("personal current_year = %d, want %d", got, tc.personal)
+			}
+			if got := figure(s, sketch.Personal, sketch.SincePrevJan1); got != tc.personalSince {
+				t.Errorf("personal since_prev_jan1 = %d, want %d", got, tc.personalSince)
+			}
+			if s.Decision != tc.decision || s.Policy != tc.preset {
+				t.Errorf("decision %s under %s, want %s", s.Decision, s.Policy, tc.decision)
+			}
+		})
+	}
+}
+
+// TestChangePublishedOnce: two deciders (two instances) evaluate the same
+// entity over the same store; each change reaches the topic once.
+func TestChangePublishedOnce(t *testing.T) {
+	c := kafkatest.New(t, 1, decisions)
+	st := memstore.New()
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
+	var ds []*decide.Decider
+	for _, reg := range regs {
+		w := writer(c)
+		t.Cleanup(func() { w.Close() })
+		ds = append(ds, decide.New(st, w, reg, decide.Options{
+			Settings: settings(t, "cac-2022"), Now: func() time.Time { return now },
+		}))
+	}
+	sens := sketch.CellOf(event.KindTransfer, true, false)
+	steps := []struct {
+		n    int
+		want policy.Decision
+	}{{1000, policy.Allow}, {8800, policy.Warn}, {10_400, policy.Block}}
+	from := 0
+	for _, s := range steps {
+		b := sketch.Batch{}
+		b.Add("acme-sh", 2026, 328, sens, false, subjects(from, s.n-from))
+		from = s.n
+		if err := st.Merge(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if err := d.Evaluate(context.Background(), []string{"acme-sh"}); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := d.Status("acme-sh"); got.Decision != s.want {
+				t.Fatalf("after %d people: %s, want %s: %v", s.n, got.Decision, s.want, got.Reasons)
+			}
+		}
+	}
+	msgs := c.ReadAll(decisions, 3, 10*time.Second)
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages, want 3", len(msgs))
+	}
+	for i, want := range []string{"allow", "warn", "block"} {
+		var sig policy.Signal
+		if err := json.Unmarshal(msgs[i].Value, &sig); err != nil {
+			t.Fatal(err)
+		}
+		if string(sig.Decision) != want || sig.Version != int64(i+1) {
+			t.Errorf("message %d: %s v%d, want %s v%d", i, sig.Decision, sig.Version, want, i+1)
+		}
+	}
+	total := 0.0
+	for _, reg := range regs {
+		n, err := testutil.GatherAndCount(reg, "transferwatch_decision_changes_total")
+		if err != nil || n != 3 {
+			t.Fatalf("decision_changes_total series = %d (%v)", n, err)
+		}
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "transferwatch_decision_changes_total" {
+				for _, m := range mf.GetMetric() {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if total != 3 {
+		t.Errorf("changes counted across both instances = %v, want 3", total)
+	}
+}
+
+// TestStartAnnouncesEveryKnownEntity: at start-up each configured entity
+// and each stored one gets its decision published, and the gauges are set.
+func TestStartAnnouncesEveryKnownEntity(t *testing.T) {
+	c := kafkatest.New(t, 1, decisions)
+	st := memstore.New()
+	b := sketch.Batch{}
+	b.Add("seen-only", 2026, 10, 0, false, subjects(0, 5))
+	if err := st.Merge(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	w := writer(c)
+	defer w.Close()
+	reg := prometheus.NewRegistry()
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	d := decide.New(st, w, reg, decide.Options{
+		Settings: settings(t, "cac-2022"),
+		Entities: []policy.Entity{{ID: "configured", Name: "Configured Co.", CIIO: true}},
+		Now:      func() time.Time { return now },
+	})
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := c.ReadAll(decisions, 2, 10*time.Second)
+	got := map[string]bool{}
+	for _, m := range msgs {
+		got[string(m.Key)] = true
+	}
+	if len(msgs) != 2 || !got["configured"] || !got["seen-only"] {
+		t.Errorf("start-up messages for %v, want configured and seen-only", got)
+	}
+	if s, ok := d.Status("configured"); !ok || s.Name != "Configured Co." || s.Decision != policy.Allow {
+		t.Errorf("configured status = %+v", s)
+	}
+	if ids := d.Statuses(); len(ids) != 2 || ids[0].Entity != "configured" {
+		t.Errorf("statuses not sorted by id: %v", ids)
+	}
+	if n := testutil.CollectAndCount(reg, "transferwatch_entity_decision"); n != 6 {
+		t.Errorf("entity_decision series = %d, want 3 decisions × 2 entities", n)
+	}
+}
