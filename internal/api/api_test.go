@@ -1,0 +1,119 @@
+package api_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/transferwatch/transferwatch/internal/api"
+	"github.com/transferwatch/transferwatch/internal/policy"
+)
+
+// statuses is a fixed cache; the decider behind the real one is tested in
+// its own package.
+type statuses map[string]policy.Status
+
+func (s statuses) Status(id string) (policy.Status, bool) { st, ok := s[id]; return st, ok }
+func (s statuses) Statuses() []policy.Status {
+	out := []policy.Status{}
+	for _, id := range []string{"a-co", "b-co"} {
+		if st, ok := s[id]; ok {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+func server(t *testing.T, token string, ready error) *httptest.Server {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "transferwatch_test_total", Help: "x"}))
+	srv := httptest.NewServer(api.Handler(api.Options{
+		Statuses: statuses{
+			"a-co": {Entity: "a-co", Decision: policy.Block, RequiredMechanism: policy.SecurityAssessment, Reasons: []string{"personal-100k breached"}},
+			"b-co": {Entity: "b-co", Decision: policy.Allow, RequiredMechanism: policy.MechanismNone},
+		},
+		Ready:    func(*http.Request) error { return ready },
+		Gatherer: reg,
+		Token:    token,
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, url, auth string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestEndpoints(t *testing.T) {
+	srv := server(t, "", nil)
+	cases := []struct {
+		path string
+		code int
+		want string
+	}{
+		{"/healthz", 200, "ok"},
+		{"/readyz", 200, "ready"},
+		{"/metrics", 200, "transferwatch_test_total 0"},
+		{"/v1/entities", 200, `{"entities":[{"entity":"a-co"`},
+		{"/v1/entities/a-co", 200, `"decision":"block"`},
+		{"/v1/entities/nobody", 404, `{"error":"entity \"nobody\" is neither configured nor seen"}`},
+		{"/v1/entities/a-co/decision", 200, `{"entity":"a-co","decision":"block","required_mechanism":"security_assessment","reasons":["personal-100k breached"]}`},
+		{"/v1/entities/nobody/decision", 200, `{"entity":"nobody","decision":"allow","required_mechanism":"none","reasons":[]}`},
+		{"/v1/entities/bad%20id/decision", 400, `"error"`},
+		{"/v1/nothing", 404, `{"error":"no such endpoint"}`},
+	}
+	for _, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			code, body := get(t, srv.URL+c.path, "")
+			if code != c.code || !strings.Contains(body, c.want) {
+				t.Errorf("GET %s = %d %s, want %d containing %s", c.path, code, body, c.code, c.want)
+			}
+			if strings.HasPrefix(c.path, "/v1/") && !json.Valid([]byte(body)) {
+				t.Errorf("not JSON: %s", body)
+			}
+		})
+	}
+}
+
+func TestNotReady(t *testing.T) {
+	srv := server(t, "", errors.New("store: connection refused"))
+	if code, body := get(t, srv.URL+"/readyz", ""); code != 503 || !strings.Contains(body, "connection refused") {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	srv := server(t, "s3cret", nil)
+	for _, auth := range []string{"", "Bearer wrong", "Bearer s3cret2", "s3cret", "Basic s3cret"} {
+		if code, body := get(t, srv.URL+"/v1/entities", auth); code != 401 || !strings.Contains(body, `"error"`) {
+			t.Errorf("Authorization %q: %d %s, want 401", auth, code, body)
+		}
+	}
+	if code, _ := get(t, srv.URL+"/v1/entities", "Bearer s3cret"); code != 200 {
+		t.Errorf("right token: %d", code)
+	}
+	// The probes and metrics stay open: orchestrators and Prometheus use them.
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		if code, _ := get(t, srv.URL+p, ""); code != 200 {
+			t.Errorf("%s without token: %d", p, code)
+		}
+	}
+}
