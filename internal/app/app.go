@@ -173,7 +173,7 @@ func Run(ctx context.Context, o Options) (err error) {
 				if err := st.Ping(pctx); err != nil {
 					return fmt.Errorf("store: %w", err)
 				}
-				return nil
+				return brokerAnswers(pctx, kset.Dialer(), cfg.Kafka.Brokers)
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -220,6 +220,21 @@ func Run(ctx context.Context, o Options) (err error) {
 		o.Started(ln.Addr().String())
 	}
 	return g.Run()
+}
+
+// brokerAnswers reports whether any broker accepts a connection (with TLS
+// and SASL as configured). The reader retries on its own and says nothing
+// while the broker is gone, so readiness asks directly.
+func brokerAnswers(ctx context.Context, d *kafka.Dialer, brokers []string) error {
+	var errs []error
+	for _, b := range brokers {
+		conn, err := d.DialContext(ctx, "tcp", b)
+		if err == nil {
+			return conn.Close()
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("kafka: no broker answers: %w", errors.Join(errs...))
 }
 
 // retry calls f until it succeeds or ctx ends, backing off up to 10 s.
