@@ -241,6 +241,9 @@ const (
 	EnvSubjectKey    = "TW_SUBJECT_KEY"
 	EnvHTTPAddr      = "TW_HTTP_ADDR"
 	EnvAPIToken      = "TW_API_TOKEN"
+	// EnvKafkaSASLPassword is an extension of the contract's list: the
+	// Kafka password can then come from a Secret like the Redis one.
+	EnvKafkaSASLPassword = "TW_KAFKA_SASL_PASSWORD"
 )
 
 // Size limits of the files read, so that a wrong path (a device, a log
@@ -332,6 +335,9 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	}
 	if v := getenv(EnvRedisPassword); v != "" {
 		c.Redis.Password = v
+	}
+	if v := getenv(EnvKafkaSASLPassword); v != "" {
+		c.Kafka.SASL.Password = v
 	}
 	if v := getenv(EnvSubjectKey); v != "" {
 		if key, ok := parseSubjectKey(v); ok {

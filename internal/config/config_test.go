@@ -607,3 +607,17 @@ func TestRedaction(t *testing.T) {
 		t.Errorf("String() does not round-trip")
 	}
 }
+
+func TestApplyEnvKafkaSASLPassword(t *testing.T) {
+	c := Default()
+	c.Kafka.SASL.Mechanism, c.Kafka.SASL.Username = SASLScramSHA512, "tw"
+	if err := c.ApplyEnv(env(map[string]string{EnvKafkaSASLPassword: "kafka-secret"})); err != nil {
+		t.Fatal(err)
+	}
+	if c.Kafka.SASL.Password != "kafka-secret" {
+		t.Error("kafka sasl password not applied")
+	}
+	if strings.Contains(c.String(), "kafka-secret") {
+		t.Error("String() reveals the kafka password")
+	}
+}
