@@ -70,7 +70,7 @@ Keys in that Secret: existingSecretKeys for an existing Secret, fixed names for 
 {{- if .Values.existingSecret }}
 {{- toJson .Values.existingSecretKeys }}
 {{- else }}
-{{- toJson (dict "subjectKey" "subject-key" "redisPassword" "redis-password" "apiToken" "api-token") }}
+{{- toJson (dict "subjectKey" "subject-key" "redisPassword" "redis-password" "kafkaSASLPassword" "kafka-sasl-password" "apiToken" "api-token") }}
 {{- end }}
 {{- end }}
 
