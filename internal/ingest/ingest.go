@@ -55,6 +55,8 @@ type Options struct {
 	FlushInterval time.Duration // default 1s
 	// MaxPending is how many subject occurrences may wait in memory for a
 	// flush before fetching pauses (backpressure during a store outage).
+	// A batch whose flush is being retried is held besides, so memory holds
+	// at most about twice this many.
 	MaxPending int // default 2,000,000
 	// ShutdownTimeout bounds the last flush and commit on shutdown.
 	ShutdownTimeout time.Duration // default 10s
@@ -126,26 +128,8 @@ func newPending() *pending {
 	return &pending{batch: make(sketch.Batch), last: make(map[int]kafka.Message)}
 }
 
-func (p *pending) empty() bool { return len(p.last) == 0 && len(p.batch) == 0 }
-
-// absorb adds the later work n into p.
-func (p *pending) absorb(n *pending) error {
-	if len(n.batch) > 0 {
-		if p.merged {
-			p.batch, p.merged = n.batch, false
-		} else if err := p.batch.Merge(n.batch); err != nil {
-			return err
-		}
-	}
-	p.dead = append(p.dead, n.dead...)
-	for part, m := range n.last {
-		if old, ok := p.last[part]; !ok || m.Offset > old.Offset {
-			p.last[part] = m
-		}
-	}
-	p.subjects += n.subjects
-	return nil
-}
+// idle reports whether p holds no work.
+func (p *pending) idle() bool { return len(p.last) == 0 && len(p.batch) == 0 && len(p.dead) == 0 }
 
 // New returns an ingester reading src and merging into st.
 func New(src Source, dlq DeadLetters, st Store, reg prometheus.Registerer, opts Options) *Ingester {
@@ -216,26 +200,30 @@ loop:
 		timer.Reset(max(backoff, in.opts.FlushInterval))
 	}
 
-	// Shutdown: stop fetching, wait for the fetch loop, flush what is held.
+	// Shutdown: stop fetching (waking the fetch loop if backpressure holds
+	// it), wait for it, then flush what is held.
 	stopFetch()
-	if fetchDone != nil {
-		fetchErr = <-fetchDone
-	}
 	in.mu.Lock()
 	in.running = false
 	in.cond.Broadcast()
 	in.mu.Unlock()
+	if fetchDone != nil {
+		fetchErr = <-fetchDone
+	}
 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.opts.ShutdownTimeout)
 	defer cancel()
 	var flushErr error
 	for {
-		if flushErr = in.flush(sctx, retry); flushErr == nil || sctx.Err() != nil {
+		flushErr = in.flush(sctx, retry)
+		if flushErr == nil && retry.idle() && in.curIdle() || sctx.Err() != nil {
 			break
 		}
-		select {
-		case <-sctx.Done():
-		case <-time.After(in.opts.MinBackoff):
+		if flushErr != nil {
+			select {
+			case <-sctx.Done():
+			case <-time.After(in.opts.MinBackoff):
+			}
 		}
 	}
 	if flushErr != nil {
@@ -245,6 +233,12 @@ loop:
 		fetchErr = nil
 	}
 	return errors.Join(fetchErr, flushErr)
+}
+
+func (in *Ingester) curIdle() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.cur.idle()
 }
 
 // fetchLoop reads messages until ctx ends or the reader fails for good.
@@ -313,17 +307,19 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 	return hashes
 }
 
-// flush moves the current work into retry and tries to finish it: merge,
-// dead letters, commit. On failure retry keeps what is left.
+// flush tries to finish the work held in retry — merge, dead letters,
+// commit — taking the current work first when retry is idle. On failure
+// retry keeps what is left, and the current work stays where it is: it fills
+// up to MaxPending and then fetching waits, so a long outage holds memory
+// bounded instead of piling batches onto the retry.
 func (in *Ingester) flush(ctx context.Context, retry *pending) error {
-	in.mu.Lock()
-	cur := in.cur
-	in.cur = newPending()
-	in.mu.Unlock()
-	if err := retry.absorb(cur); err != nil {
-		return err
+	if retry.idle() {
+		in.mu.Lock()
+		*retry, in.cur = *in.cur, newPending()
+		in.cond.Broadcast()
+		in.mu.Unlock()
 	}
-	if retry.empty() && len(retry.dead) == 0 {
+	if retry.idle() {
 		return nil
 	}
 	start := time.Now()

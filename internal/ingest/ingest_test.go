@@ -14,8 +14,10 @@ import (
 
 	"github.com/transferwatch/transferwatch/internal/ingest"
 	"github.com/transferwatch/transferwatch/internal/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/redistest"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store/memstore"
+	"github.com/transferwatch/transferwatch/internal/store/redisstore"
 	"github.com/transferwatch/transferwatch/internal/subject"
 )
 
@@ -206,3 +208,87 @@ type collectorFunc func(chan<- prometheus.Metric)
 
 func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
 func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
+
+// TestBackpressureDuringStoreOutage: with Redis down, the ingester reads no
+// more than MaxPending subjects ahead of the store, commits nothing, and
+// catches up once Redis is back, losing nothing.
+func TestBackpressureDuringStoreOutage(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	c := kafkatest.New(t, 1, in, dlq)
+	rds := redistest.Server(t, "--save", "3600 1")
+	st, err := redisstore.New(redisstore.Options{Addrs: []string{rds.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rds.Stop()
+
+	reader := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{c.Addr()}, GroupID: "g", Topic: in,
+		MaxWait: 50 * time.Millisecond, StartOffset: kafka.FirstOffset, QueueCapacity: 10})
+	writer := &kafka.Writer{Addr: kafka.TCP(c.Addr()), Topic: dlq, BatchTimeout: time.Millisecond}
+	defer writer.Close()
+	defer reader.Close()
+	reg := prometheus.NewRegistry()
+	ing := ingest.New(reader, writer, st, reg, ingest.Options{
+		Location: time.UTC, FlushInterval: 20 * time.Millisecond, MaxPending: 100,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		Now: func() time.Time { return now },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	var msgs []kafka.Message
+	for i := range 1000 {
+		msgs = append(msgs, ev(t, "acme-sh", now, "user-"+strconv.Itoa(i)))
+	}
+	c.Produce(in, msgs...)
+	accepted := func() float64 { return testutil.ToFloat64(counter(t, reg, "transferwatch_events_total", "accepted")) }
+	errors := func() float64 {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "transferwatch_flush_errors_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return 0
+	}
+	// Bound: one batch being retried and one filling, of 100 subjects each
+	// (plus the event that crossed the line).
+	eventually(t, "fetching to stop at the bound", func() bool { return accepted() >= 100 && errors() >= 5 })
+	held := accepted()
+	eventually(t, "many more failed flushes", func() bool { return errors() >= 20 })
+	if got := accepted(); got > 201 {
+		t.Errorf("read %v events ahead of a store that is down (%v earlier); bound is 2×100", got, held)
+	}
+	if ing.Ready() == nil {
+		t.Error("ready while flushes fail")
+	}
+	if got := sumCommitted(c); got != 0 {
+		t.Errorf("committed %d while the store was down", got)
+	}
+	rds.Start()
+	eventually(t, "all committed after the outage", func() bool { return sumCommitted(c) == 1000 })
+	hist, err := st.History(context.Background(), "acme-sh", 2026)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sketch.Batch{}
+	key, _ := subject.ParseKey("00000000000000000000000000000000")
+	for i := range 1000 {
+		want.Add("acme-sh", 2026, 328, 0, false, []uint64{subject.New(key).Sum("user-" + strconv.Itoa(i))})
+	}
+	wantEst := sketch.History{2026: want[sketch.Key{Entity: "acme-sh", Year: 2026}]}.Figure(sketch.Personal, sketch.CurrentYear, 2026, true)
+	if got := hist.Figure(sketch.Personal, sketch.CurrentYear, 2026, true); got != wantEst {
+		t.Errorf("after the outage: %+v, want %+v", got, wantEst)
+	}
+}
+
+func sumCommitted(c *kafkatest.Cluster) int64 {
+	sum := int64(0)
+	for _, off := range c.Committed("g", in) {
+		sum += max(off, 0)
+	}
+	return sum
+}
