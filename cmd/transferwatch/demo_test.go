@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/poll"
 )
 
 // demoOutput collects the demo's stdout, line by line, as it comes.
@@ -65,13 +67,7 @@ func (b *lockedBuffer) String() string {
 // pollUntil calls cond every 100ms until it holds or timeout passes.
 func pollUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll.Until(t, timeout, what, cond)
 }
 
 // TestDemo runs `transferwatch demo --duration 20s` as a child process with
@@ -86,7 +82,7 @@ func TestDemo(t *testing.T) {
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go command to build the binary with")
+		t.Fatal("no go command to build the binary with")
 	}
 	bin := filepath.Join(t.TempDir(), "transferwatch")
 	build := exec.Command(goBin, "build", "-o", bin, ".")
@@ -173,18 +169,18 @@ func TestDemo(t *testing.T) {
 	t.Logf("/v1/entities answered: %v", entities)
 
 	// The malformed events reach the dead-letter topic, as another client sees it.
-	if kcat, err := exec.LookPath("kcat"); err != nil {
-		t.Log("kcat not installed: the dead-letter topic is checked from the demo's count only")
-	} else {
-		pollUntil(t, time.Minute, "dead letters on outbound-transfers.dlq (kcat)", func() bool {
-			kctx, kcancel := context.WithTimeout(ctx, 15*time.Second)
-			defer kcancel()
-			got, err := exec.CommandContext(kctx, kcat, "-C", "-b", broker, "-t", "outbound-transfers.dlq",
-				"-e", "-q", "-f", "%k %h\n").Output()
-			return err == nil && strings.Contains(string(got), "tw-error=") &&
-				strings.Contains(string(got), "tw-source-topic=outbound-transfers")
-		})
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatal("kcat not installed (make deps installs it)")
 	}
+	pollUntil(t, time.Minute, "dead letters on outbound-transfers.dlq (kcat)", func() bool {
+		kctx, kcancel := context.WithTimeout(ctx, 15*time.Second)
+		defer kcancel()
+		got, err := exec.CommandContext(kctx, kcat, "-C", "-b", broker, "-t", "outbound-transfers.dlq",
+			"-e", "-q", "-f", "%k %h\n").Output()
+		return err == nil && strings.Contains(string(got), "tw-error=") &&
+			strings.Contains(string(got), "tw-source-topic=outbound-transfers")
+	})
 
 	<-eof
 	waited = true

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/poll"
 )
 
 // syncBuffer is a buffer written by the demo and read by the test.
@@ -35,13 +37,7 @@ func (b *syncBuffer) String() string {
 // waitFor polls until cond holds or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, timeout, what, cond)
 }
 
 // TestRunStopsOnCancel runs the whole demo in-process (so that -race sees

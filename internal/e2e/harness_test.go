@@ -25,6 +25,8 @@ import (
 	"github.com/transferwatch/transferwatch/internal/store/redisstore"
 	"github.com/transferwatch/transferwatch/internal/subject"
 	"github.com/transferwatch/transferwatch/pkg/event"
+
+	"github.com/transferwatch/transferwatch/internal/poll"
 )
 
 const (
@@ -186,13 +188,7 @@ func (s *service) get(path string) (int, string) {
 // eventually polls cond until it holds or the wait limit passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronization
-	}
+	poll.Until(t, waitLimit, what, cond)
 }
 
 // stream is a generated set of events and what they must count to.

@@ -19,6 +19,8 @@ import (
 	"github.com/transferwatch/transferwatch/internal/store/memstore"
 	"github.com/transferwatch/transferwatch/internal/store/redisstore"
 	"github.com/transferwatch/transferwatch/internal/subject"
+
+	"github.com/transferwatch/transferwatch/internal/poll"
 )
 
 const (
@@ -80,13 +82,7 @@ func (r *rig) committed() int64 {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+	poll.Until(t, 30*time.Second, what, cond)
 }
 
 func ev(t *testing.T, entity string, at time.Time, subjects ...string) kafka.Message {
