@@ -179,16 +179,18 @@ func Run(ctx context.Context, o Options) (err error) {
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 
-	// Start-up: evaluate every known entity and announce its decision. The
-	// store or the broker may be down: wait for them rather than fail.
-	if err := retry(ctx, log, "start-up evaluation", func() error { return dec.Start(ctx) }); err != nil {
-		return err
-	}
-
 	var g run.Group
 	{
 		ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		g.Add(func() error { return in.Run(ictx) }, func(error) {
+		g.Add(func() error {
+			// Start-up: evaluate every known entity and announce its
+			// decision, then consume. The store or the broker may be down:
+			// wait for them (not ready meanwhile, but alive) rather than fail.
+			if err := retry(ictx, log, "start-up evaluation", func() error { return dec.Start(ictx) }); err != nil {
+				return err
+			}
+			return in.Run(ictx)
+		}, func(error) {
 			draining.Store(true)
 			cancel()
 		})

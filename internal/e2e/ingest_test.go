@@ -239,3 +239,26 @@ func metric(s *service, name string) float64 {
 }
 
 func accepted(s *service) float64 { return metric(s, `transferwatch_events_total{result="accepted"}`) }
+
+// TestStartWithRedisDown: a service started while Redis is down is alive
+// (/healthz 200) and not ready (/readyz 503), and once Redis comes up it
+// becomes ready and counts everything that waited.
+func TestStartWithRedisDown(t *testing.T) {
+	c := cluster(t, 1)
+	rds := redistest.Server(t)
+	rds.Stop()
+	s := generate(t, 5, 200)
+	c.Produce(topic, s.msgs...)
+	svc := start(t, serviceConfig(t, c.Addr(), rds.Addr(), "tw", "tw", ""))
+	if code, _ := svc.get("/healthz"); code != 200 {
+		t.Errorf("/healthz = %d while Redis is down, want 200", code)
+	}
+	if code, _ := svc.get("/readyz"); code != 503 {
+		t.Errorf("/readyz = %d while Redis is down, want 503", code)
+	}
+	rds.Start()
+	eventually(t, "/readyz answers 200", func() bool { code, _ := svc.get("/readyz"); return code == 200 })
+	eventually(t, "every message committed", func() bool { return drained(c, "tw", len(s.msgs)) })
+	assertSame(t, redisFigures(t, rds.Addr(), "tw", s.expect.Entities()), s.expected(t))
+	svc.stop()
+}
