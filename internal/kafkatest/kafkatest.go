@@ -1,24 +1,42 @@
 // Package kafkatest starts an in-process Kafka-protocol cluster (kfake) for
 // tests and gives them small helpers to produce and read records with
-// kafka-go, a different client from the broker's own. The cluster is closed
-// by t.Cleanup.
+// kafka-go, a different client from the broker's own. The cluster can
+// require TLS and SASL, and can persist its state so that a test can stop
+// it and start it again. The cluster is closed by t.Cleanup.
 package kafkatest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"net"
 	"strconv"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/transferwatch/transferwatch/internal/poll"
 )
 
 // Cluster is a running in-process cluster.
 type Cluster struct {
 	*kfake.Cluster
-	t testing.TB
+	t    testing.TB
+	o    Options
+	addr string
+
+	tls  *tls.Config    // of the helpers' clients
+	sasl sasl.Mechanism // of the helpers' clients
+	tr   *kafka.Transport
 }
 
 // MaxMessageBytes is the broker's batch size limit: above the event limit
@@ -27,21 +45,148 @@ type Cluster struct {
 // through.
 const MaxMessageBytes = 4 << 20
 
+// SASL mechanisms, as kfake names them.
+const (
+	Plain       = "PLAIN"
+	ScramSHA256 = "SCRAM-SHA-256"
+	ScramSHA512 = "SCRAM-SHA-512"
+)
+
+// User is a SASL user of the cluster.
+type User struct {
+	Mechanism string // Plain, ScramSHA256 or ScramSHA512
+	Name      string
+	Password  string
+}
+
+// Options of a cluster. The zero value is a one-broker, plain-text cluster
+// without topics.
+type Options struct {
+	// Partitions of each seeded topic.
+	Partitions int32
+	// Topics are created at start.
+	Topics []string
+	// ServerTLS, when set, makes the broker accept TLS connections only;
+	// the helpers then dial with ClientTLS.
+	ServerTLS, ClientTLS *tls.Config
+	// Users, when set, make the broker require SASL. The helpers
+	// authenticate as the first; each user is a superuser.
+	Users []User
+	// DataDir, when set, persists the cluster's state (topics, records,
+	// committed offsets, users) there, so that Restart resumes it.
+	DataDir string
+}
+
 // New starts a one-broker cluster with the topics seeded at the given
 // partition count.
 func New(t testing.TB, partitions int32, topics ...string) *Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...),
-		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(MaxMessageBytes)}))
-	if err != nil {
-		t.Fatalf("kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return &Cluster{Cluster: c, t: t}
+	return Start(t, Options{Partitions: partitions, Topics: topics})
 }
 
-// Addr returns the bootstrap address.
-func (c *Cluster) Addr() string { return c.ListenAddrs()[0] }
+// Start starts a one-broker cluster with the given options.
+func Start(t testing.TB, o Options) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, o: o, tls: o.ClientTLS}
+	if len(o.Users) > 0 {
+		m, err := Mechanism(o.Users[0])
+		if err != nil {
+			t.Fatalf("kafkatest: %v", err)
+		}
+		c.sasl = m
+	}
+	c.start(0)
+	return c
+}
+
+// start starts kfake on port (0: any) and the helpers' transport.
+func (c *Cluster) start(port int) {
+	c.t.Helper()
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.SeedTopics(c.o.Partitions, c.o.Topics...),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(MaxMessageBytes)}),
+	}
+	if port != 0 {
+		opts = append(opts, kfake.Ports(port))
+	}
+	if c.o.ServerTLS != nil {
+		opts = append(opts, kfake.TLS(c.o.ServerTLS))
+	}
+	if len(c.o.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range c.o.Users {
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+		}
+	}
+	if c.o.DataDir != "" {
+		opts = append(opts, kfake.DataDir(c.o.DataDir))
+	}
+	// The port of a cluster just closed may stay busy for a moment.
+	poll.Until(c.t, 10*time.Second, "the broker's port free", func() bool {
+		kc, err := kfake.NewCluster(opts...)
+		if port != 0 && errors.Is(err, syscall.EADDRINUSE) {
+			return false
+		}
+		if err != nil {
+			c.t.Fatalf("kfake: %v", err)
+		}
+		c.Cluster = kc
+		return true
+	})
+	c.t.Cleanup(c.Cluster.Close)
+	c.addr = c.ListenAddrs()[0]
+	c.tr = &kafka.Transport{DialTimeout: 10 * time.Second, TLS: c.tls, SASL: c.sasl}
+	c.t.Cleanup(c.tr.CloseIdleConnections)
+}
+
+// Stop closes the broker, as a broker that goes away: clients connected
+// see their connections close and new ones are refused. With a DataDir the
+// state is saved first, so that Restart resumes it.
+func (c *Cluster) Stop() {
+	c.tr.CloseIdleConnections()
+	c.Cluster.Close()
+}
+
+// Restart starts the broker again after Stop, on the same address and,
+// with a DataDir, with the state it had.
+func (c *Cluster) Restart() {
+	c.t.Helper()
+	_, port, err := net.SplitHostPort(c.addr)
+	if err != nil {
+		c.t.Fatalf("kafkatest: %v", err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		c.t.Fatalf("kafkatest: %v", err)
+	}
+	c.start(p)
+}
+
+// Addr returns the bootstrap address. It stays the same across Restart.
+func (c *Cluster) Addr() string { return c.addr }
+
+// Dialer returns a dialer with the cluster's client TLS and SASL settings.
+func (c *Cluster) Dialer() *kafka.Dialer {
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: c.tls, SASLMechanism: c.sasl}
+}
+
+// Transport returns the transport the helpers use, with the cluster's
+// client TLS and SASL settings.
+func (c *Cluster) Transport() *kafka.Transport { return c.tr }
+
+// Mechanism returns the kafka-go SASL mechanism that authenticates as u.
+func Mechanism(u User) (sasl.Mechanism, error) {
+	switch u.Mechanism {
+	case Plain:
+		return plain.Mechanism{Username: u.Name, Password: u.Password}, nil
+	case ScramSHA256:
+		return scram.Mechanism(scram.SHA256, u.Name, u.Password)
+	case ScramSHA512:
+		return scram.Mechanism(scram.SHA512, u.Name, u.Password)
+	}
+	return nil, fmt.Errorf("unknown SASL mechanism %q", u.Mechanism)
+}
 
 // Produce writes msgs to topic with kafka-go and waits for all of them to
 // be acknowledged. Messages with a key go to the key's partition.
@@ -55,6 +200,7 @@ func (c *Cluster) Produce(topic string, msgs ...kafka.Message) {
 		BatchSize:    1000,
 		BatchBytes:   MaxMessageBytes,
 		RequiredAcks: kafka.RequireAll,
+		Transport:    c.tr,
 	}
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -71,7 +217,7 @@ func (c *Cluster) ReadAll(topic string, n int, timeout time.Duration) []kafka.Me
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	conn, err := kafka.DialContext(ctx, "tcp", c.Addr())
+	conn, err := c.Dialer().DialContext(ctx, "tcp", c.Addr())
 	if err != nil {
 		c.t.Fatalf("dial: %v", err)
 	}
@@ -86,6 +232,7 @@ func (c *Cluster) ReadAll(topic string, n int, timeout time.Duration) []kafka.Me
 			r := kafka.NewReader(kafka.ReaderConfig{
 				Brokers: []string{c.Addr()}, Topic: topic, Partition: p.ID,
 				MaxWait: 50 * time.Millisecond,
+				Dialer:  c.Dialer(),
 			})
 			defer r.Close()
 			for {
@@ -114,12 +261,13 @@ func (c *Cluster) ReadAll(topic string, n int, timeout time.Duration) []kafka.Me
 }
 
 // Committed returns the group's committed offset of each partition of
-// topic (-1 where none).
+// topic (-1 where none, and for every partition of a group the broker does
+// not know).
 func (c *Cluster) Committed(group, topic string) map[int]int64 {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := kafka.DialContext(ctx, "tcp", c.Addr())
+	conn, err := c.Dialer().DialContext(ctx, "tcp", c.Addr())
 	if err != nil {
 		c.t.Fatalf("dial: %v", err)
 	}
@@ -132,19 +280,69 @@ func (c *Cluster) Committed(group, topic string) map[int]int64 {
 	for i, p := range parts {
 		ids[i] = p.ID
 	}
-	cl := &kafka.Client{Addr: kafka.TCP(c.Addr())}
+	cl := &kafka.Client{Addr: kafka.TCP(c.Addr()), Transport: c.tr}
 	resp, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
 	if err == nil && resp.Error != nil {
 		err = resp.Error
 	}
+	out := make(map[int]int64)
+	if errors.Is(err, kafka.GroupIdNotFound) {
+		// A group that never committed, as kfake answers for it.
+		for _, id := range ids {
+			out[id] = -1
+		}
+		return out
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		c.t.Fatalf("offset fetch: %v", err)
 	}
-	out := make(map[int]int64)
 	for _, p := range resp.Topics[topic] {
 		out[p.Partition] = p.CommittedOffset
 	}
 	return out
+}
+
+// Commit commits offsets of topic's partitions for group the way a
+// standalone consumer or an admin tool does: outside any generation, so the
+// group must have no members.
+func (c *Cluster) Commit(group, topic string, offsets map[int]int64) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := &kafka.OffsetCommitRequest{
+		Addr:         kafka.TCP(c.Addr()),
+		GroupID:      group,
+		GenerationID: -1,
+		Topics:       map[string][]kafka.OffsetCommit{},
+	}
+	for p, off := range offsets {
+		req.Topics[topic] = append(req.Topics[topic], kafka.OffsetCommit{Partition: p, Offset: off})
+	}
+	cl := &kafka.Client{Addr: kafka.TCP(c.Addr()), Transport: c.tr}
+	resp, err := cl.OffsetCommit(ctx, req)
+	if err != nil {
+		c.t.Fatalf("offset commit: %v", err)
+	}
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			c.t.Fatalf("offset commit of partition %d: %v", p.Partition, p.Error)
+		}
+	}
+}
+
+// RefuseCommits makes the broker close the connection on which an
+// OffsetCommit request arrives, without applying it, from now until Stop,
+// as a broker on its way down may. It returns a function that reports how
+// many commits it refused so far.
+func (c *Cluster) RefuseCommits() func() int {
+	var n atomic.Int64
+	kc := c.Cluster // this incarnation, not the one Restart makes
+	kc.ControlKey(int16(kmsg.OffsetCommit), func(kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		n.Add(1)
+		return nil, errors.New("kafkatest: commit refused"), true
+	})
+	return func() int { return int(n.Load()) }
 }
 
 // Assignments returns, for a stable group, how many partitions each member
@@ -153,7 +351,7 @@ func (c *Cluster) Assignments(group string) []int {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl := &kafka.Client{Addr: kafka.TCP(c.Addr())}
+	cl := &kafka.Client{Addr: kafka.TCP(c.Addr()), Transport: c.tr}
 	resp, err := cl.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
 	if err != nil || len(resp.Groups) != 1 || resp.Groups[0].GroupState != "Stable" {
 		return nil
