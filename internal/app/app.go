@@ -180,9 +180,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 
 	var g run.Group
+	// The run group returns only the first actor's error; the ingester's
+	// (a failed final flush, say) must not be lost behind a clean signal.
+	var ingestErr error
 	{
 		ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		g.Add(func() error {
+		g.Add(func() (err error) {
+			defer func() { ingestErr = err }()
 			// Start-up: evaluate every known entity and announce its
 			// decision, then consume. The store or the broker may be down:
 			// wait for them (not ready meanwhile, but alive) rather than fail.
@@ -221,7 +225,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Started != nil {
 		o.Started(ln.Addr().String())
 	}
-	return g.Run()
+	err = g.Run()
+	if ingestErr != nil && !errors.Is(err, ingestErr) {
+		err = errors.Join(err, ingestErr)
+	}
+	return err
 }
 
 // brokerAnswers reports whether any broker accepts a connection (with TLS
