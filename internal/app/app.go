@@ -102,7 +102,11 @@ func Run(ctx context.Context, o Options) (err error) {
 		QueueCapacity:  1000,
 		CommitInterval: 0,                 // commits are explicit, once per flush
 		StartOffset:    kafka.FirstOffset, // a new group starts at the beginning: nothing is skipped
-		ErrorLogger:    kafka.LoggerFunc(func(f string, a ...any) { log.Warn("kafka reader: " + fmt.Sprintf(f, a...)) }),
+		// Notice a lost or restarted broker and rejoin the group within
+		// seconds (the defaults are 3 s and 5 s).
+		HeartbeatInterval: time.Second,
+		JoinGroupBackoff:  time.Second,
+		ErrorLogger:       kafka.LoggerFunc(func(f string, a ...any) { log.Warn("kafka reader: " + fmt.Sprintf(f, a...)) }),
 	})
 	cleanups = append(cleanups, reader.Close)
 	writer := func(topic string) *kafka.Writer {
