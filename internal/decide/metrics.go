@@ -78,11 +78,11 @@ func (m *metrics) observe(s policy.Status) {
 	}
 	best := make(map[policy.Mechanism]int)
 	for _, a := range s.Approvals {
-		if a.Status != policy.Approved {
+		if a.Status != policy.Approved || a.DaysLeft == nil {
 			continue
 		}
-		if cur, ok := best[a.Mechanism]; !ok || a.DaysLeft > cur {
-			best[a.Mechanism] = a.DaysLeft
+		if cur, ok := best[a.Mechanism]; !ok || *a.DaysLeft > cur {
+			best[a.Mechanism] = *a.DaysLeft
 		}
 	}
 	for mech, days := range best {

@@ -140,13 +140,15 @@ type RuleReport struct {
 
 // ApprovalReport is one approval of the entity.
 type ApprovalReport struct {
-	Mechanism  Mechanism     `json:"mechanism"`
-	Status     ApprovalState `json:"status"`
-	Reference  string        `json:"reference"`
-	ValidUntil Date          `json:"valid_until"`
+	Mechanism Mechanism     `json:"mechanism"`
+	Status    ApprovalState `json:"status"`
+	Reference string        `json:"reference"`
+	// ValidUntil is nil (null) for an approval without an end date, as a
+	// pending one may be.
+	ValidUntil *Date `json:"valid_until"`
 	// DaysLeft is the whole days from today to ValidUntil, negative once
-	// it has passed.
-	DaysLeft int `json:"days_left"`
+	// it has passed; nil when ValidUntil is.
+	DaysLeft *int `json:"days_left"`
 }
 
 // severity orders reasons: what blocks first, then what warns, then
@@ -217,13 +219,12 @@ func Evaluate(s Settings, e Entity, obs Observation, now time.Time) Status {
 	// Approvals, and renewals of those that cover a rule of the preset.
 	renewing := map[int]bool{}
 	for i, a := range e.Approvals {
-		st.Approvals = append(st.Approvals, ApprovalReport{
-			Mechanism:  a.Mechanism,
-			Status:     a.Status,
-			Reference:  a.Reference,
-			ValidUntil: a.Until(),
-			DaysLeft:   a.DaysLeft(today),
-		})
+		rep := ApprovalReport{Mechanism: a.Mechanism, Status: a.Status, Reference: a.Reference}
+		if !a.ValidUntil.IsZero() {
+			until, left := a.Until(), a.DaysLeft(today)
+			rep.ValidUntil, rep.DaysLeft = &until, &left
+		}
+		st.Approvals = append(st.Approvals, rep)
 		if !slices.ContainsFunc(s.Preset.Rules, func(r Rule) bool { return a.Covers(r, today) }) {
 			continue
 		}

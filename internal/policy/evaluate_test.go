@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -447,19 +449,26 @@ func TestApprovalReports(t *testing.T) {
 	e := Entity{ID: "acme-sh", Approvals: []Approval{
 		sa("CAC-2025-0042", day(2025, 3, 1), day(2027, 3, 1)),
 		{Mechanism: StandardContract, Status: Pending, Reference: "SC-9", ValidUntil: day(2026, 11, 1)},
+		{Mechanism: SecurityAssessment, Status: Pending, Reference: "CAC-2026-R1"}, // no dates yet
 	}}
 	st := Evaluate(settingsFor(t, PresetCAC2022), e, Observation{}, now)
+	date := func(d Date) *Date { return &d }
+	days := func(n int) *int { return &n }
 	want := []ApprovalReport{
-		{Mechanism: SecurityAssessment, Status: Approved, Reference: "CAC-2025-0042", ValidUntil: Date{2027, 3, 1}, DaysLeft: 96},
-		{Mechanism: StandardContract, Status: Pending, Reference: "SC-9", ValidUntil: Date{2026, 11, 1}, DaysLeft: -24},
+		{Mechanism: SecurityAssessment, Status: Approved, Reference: "CAC-2025-0042", ValidUntil: date(Date{2027, 3, 1}), DaysLeft: days(96)},
+		{Mechanism: StandardContract, Status: Pending, Reference: "SC-9", ValidUntil: date(Date{2026, 11, 1}), DaysLeft: days(-24)},
+		{Mechanism: SecurityAssessment, Status: Pending, Reference: "CAC-2026-R1"},
 	}
-	if !slices.Equal(st.Approvals, want) {
+	if !reflect.DeepEqual(st.Approvals, want) {
 		t.Errorf("approvals\n got %+v\nwant %+v", st.Approvals, want)
+	}
+	if b, _ := json.Marshal(st.Approvals[2]); !strings.Contains(string(b), `"valid_until":null,"days_left":null`) {
+		t.Errorf("an approval without dates = %s, want null valid_until and days_left", b)
 	}
 	// days_left counts days in the configured time zone: at 23:30 UTC on
 	// 24 November it is already 25 November in Shanghai.
 	st = Evaluate(settingsFor(t, PresetCAC2022), e, Observation{}, time.Date(2026, 11, 24, 23, 30, 0, 0, time.UTC))
-	if got := st.Approvals[0].DaysLeft; got != 96 {
+	if got := *st.Approvals[0].DaysLeft; got != 96 {
 		t.Errorf("days_left %d at 2026-11-25 07:30 in Shanghai, want 96", got)
 	}
 }
