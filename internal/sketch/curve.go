@@ -37,7 +37,12 @@ const MaxDay = 365
 // Inserting a subject twice leaves a Curve unchanged, and Merge is
 // commutative, associative and idempotent, like the sketches themselves.
 type Curve struct {
-	regs map[uint16][]step
+	// steps holds every step of every register, packed (see pack) and
+	// sorted: by register, then by day. One flat slice rather than a map of
+	// small slices: an insert is a binary search, a merge and the
+	// (de)serialization are linear passes, and an empty or sparse curve
+	// costs a few bytes.
+	steps []uint32
 }
 
 // step is one stair of a register: the register reached rho on day.
@@ -47,74 +52,188 @@ type step struct {
 	rho uint8
 }
 
+// A packed step is idx<<dayBits+rhoBits | day<<rhoBits | rho, so that
+// packed steps sort by register, then by day.
+const (
+	rhoBits  = 6 // curveMaxRho = 55 < 64
+	dayBits  = 9 // MaxDay = 365 < 512
+	rhoMask  = 1<<rhoBits - 1
+	dayShift = rhoBits
+	idxShift = rhoBits + dayBits
+)
+
+func pack(idx uint16, day uint16, rho uint8) uint32 {
+	return uint32(idx)<<idxShift | uint32(day)<<dayShift | uint32(rho)
+}
+
+func stepIdx(p uint32) uint16 { return uint16(p >> idxShift) }
+func stepDay(p uint32) uint16 { return uint16(p>>dayShift) & (1<<dayBits - 1) }
+func stepRho(p uint32) uint8  { return uint8(p & rhoMask) }
+
 // NewCurve returns an empty curve.
-func NewCurve() *Curve { return &Curve{regs: make(map[uint16][]step)} }
+func NewCurve() *Curve { return &Curve{} }
 
 // Empty reports whether nothing was inserted.
-func (c *Curve) Empty() bool { return c == nil || len(c.regs) == 0 }
+func (c *Curve) Empty() bool { return c == nil || len(c.steps) == 0 }
 
 // InsertHash records a subject hash seen on day (0 = 1 January).
 func (c *Curve) InsertHash(h uint64, day int) {
 	idx := uint16(h >> (64 - CurvePrecision))
 	w := h<<CurvePrecision | 1<<(CurvePrecision-1)
 	rho := uint8(bits.LeadingZeros64(w) + 1)
-	c.add(idx, step{day: uint16(day), rho: rho})
+	c.add(idx, uint16(day), rho)
 }
 
-// add inserts s into register idx, keeping the staircase minimal: days
-// strictly increase and so do values.
-func (c *Curve) add(idx uint16, s step) {
-	st := c.regs[idx]
-	lo := 0 // first step on or after s.day
-	for lo < len(st) && st[lo].day < s.day {
-		lo++
+// add inserts the step (day, rho) into register idx, keeping the staircase
+// minimal: days strictly increase and so do values.
+func (c *Curve) add(idx, day uint16, rho uint8) {
+	st := c.steps
+	key := pack(idx, day, 0)
+	// lo: the first step of the register on or after day. Registers are
+	// hit uniformly, so the step sits near len*idx/curveRegisters: bracket
+	// it by galloping out from there, then bisect the bracket.
+	lo, hi := 0, len(st)
+	if n := len(st); n > 64 {
+		g := n * int(idx) / curveRegisters
+		if st[g] < key {
+			lo = g + 1
+			for step := 8; ; step *= 2 {
+				if lo+step >= n {
+					break
+				}
+				if st[lo+step] >= key {
+					hi = lo + step
+					break
+				}
+				lo += step + 1
+			}
+		} else {
+			hi = g
+			for step := 8; ; step *= 2 {
+				if hi-step < 0 {
+					break
+				}
+				if st[hi-step] < key {
+					lo = hi - step + 1
+					break
+				}
+				hi -= step
+			}
+		}
 	}
-	hi := lo // first step after s.day
-	for hi < len(st) && st[hi].day == s.day {
-		hi++
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if st[m] < key {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
-	// The register already reached at least s.rho by s.day: nothing to do.
-	if hi > 0 && st[hi-1].rho >= s.rho {
+	// last: the last step of the register on or before day.
+	last := lo - 1
+	if lo < len(st) && st[lo]&^rhoMask == key {
+		last = lo
+	}
+	// The register already reached at least rho by day: nothing to do.
+	if last >= 0 && stepIdx(st[last]) == idx && stepRho(st[last]) >= rho {
 		return
 	}
-	// Steps from s.day on whose value s reaches disappear.
+	// Steps from day on whose value rho reaches disappear.
+	end := pack(idx+1, 0, 0)
 	j := lo
-	for j < len(st) && st[j].rho <= s.rho {
+	for j < len(st) && st[j] < end && stepRho(st[j]) <= rho {
 		j++
 	}
-	if lo == len(st) {
-		c.regs[idx] = append(st, s)
+	s := key | uint32(rho)
+	if j > lo {
+		st[lo] = s
+		c.steps = slices.Delete(st, lo+1, j)
 		return
 	}
-	c.regs[idx] = slices.Replace(st, lo, j, s)
+	c.steps = slices.Insert(st, lo, s)
 }
 
 // Merge adds every step of o into c.
 func (c *Curve) Merge(o *Curve) {
-	if o == nil {
+	if o == nil || len(o.steps) == 0 {
 		return
 	}
-	for idx, st := range o.regs {
-		for _, s := range st {
-			c.add(idx, s)
-		}
+	if len(c.steps) == 0 {
+		c.steps = slices.Clone(o.steps)
+		return
 	}
+	c.steps = mergeSteps(make([]uint32, 0, len(c.steps)+len(o.steps)), c.steps, o.steps)
+}
+
+// mergeSteps appends to dst the minimal staircases of the union of the
+// steps a and b (each sorted and minimal).
+func mergeSteps(dst, a, b []uint32) []uint32 {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		// The next register with steps in a or b.
+		var idx uint16
+		switch {
+		case i == len(a):
+			idx = stepIdx(b[j])
+		case j == len(b):
+			idx = stepIdx(a[i])
+		default:
+			idx = min(stepIdx(a[i]), stepIdx(b[j]))
+		}
+		// Walk the register's steps of both by day, keeping those that
+		// raise the running maximum; on the same day the higher wins.
+		var top uint8
+		for {
+			inA := i < len(a) && stepIdx(a[i]) == idx
+			inB := j < len(b) && stepIdx(b[j]) == idx
+			var s uint32
+			switch {
+			case inA && inB:
+				x, y := a[i]&^rhoMask, b[j]&^rhoMask
+				switch {
+				case x < y:
+					s = a[i]
+					i++
+				case y < x:
+					s = b[j]
+					j++
+				default:
+					s = max(a[i], b[j])
+					i++
+					j++
+				}
+			case inA:
+				s = a[i]
+				i++
+			case inB:
+				s = b[j]
+				j++
+			default:
+				goto next
+			}
+			if stepRho(s) > top {
+				top = stepRho(s)
+				dst = append(dst, s)
+			}
+		}
+	next:
+	}
+	return dst
 }
 
 // Clone returns a deep copy.
-func (c *Curve) Clone() *Curve {
-	n := &Curve{regs: make(map[uint16][]step, len(c.regs))}
-	for idx, st := range c.regs {
-		n.regs[idx] = slices.Clone(st)
-	}
-	return n
-}
+func (c *Curve) Clone() *Curve { return &Curve{steps: slices.Clone(c.steps)} }
 
 // Series returns the estimated number of distinct subjects seen by each day
 // 0..last, starting from the registers of base (which may be nil): base is
 // how the series of a two-year window carries last year's total into this
 // year.
 func (c *Curve) Series(base *Curve, last int) []float64 {
+	return c.appendSeries(make([]float64, 0, last+1), base, last)
+}
+
+// appendSeries appends Series(base, last) to dst.
+func (c *Curve) appendSeries(dst []float64, base *Curve, last int) []float64 {
 	var regs [curveRegisters]uint8
 	var hist [curveMaxRho + 1]int
 	hist[0] = curveRegisters
@@ -126,40 +245,57 @@ func (c *Curve) Series(base *Curve, last int) []float64 {
 		}
 	}
 	if base != nil {
-		for idx, st := range base.regs {
-			set(idx, st[len(st)-1].rho)
+		for _, s := range base.steps {
+			set(stepIdx(s), stepRho(s)) // the last step of a register is its highest
 		}
 	}
-	type change struct {
-		day uint16
-		idx uint16
-		rho uint8
-	}
-	var changes []change
-	if c != nil {
-		for idx, st := range c.regs {
-			for _, s := range st {
-				changes = append(changes, change{s.day, idx, s.rho})
-			}
+	// The steps by day (a counting sort), each as idx<<rhoBits | rho.
+	var changes []uint32
+	var first [MaxDay + 2]int32 // changes of day d: changes[first[d]:first[d+1]]
+	if c != nil && len(c.steps) > 0 {
+		for _, s := range c.steps {
+			first[stepDay(s)+1]++
+		}
+		for d := 1; d < len(first); d++ {
+			first[d] += first[d-1]
+		}
+		changes = make([]uint32, len(c.steps))
+		next := first
+		for _, s := range c.steps {
+			d := stepDay(s)
+			changes[next[d]] = uint32(stepIdx(s))<<rhoBits | uint32(stepRho(s))
+			next[d]++
 		}
 	}
-	slices.SortFunc(changes, func(a, b change) int { return int(a.day) - int(b.day) })
-	out := make([]float64, last+1)
-	k := 0
+	est := ertl(&hist)
 	for d := 0; d <= last; d++ {
-		for k < len(changes) && int(changes[k].day) <= d {
-			set(changes[k].idx, changes[k].rho)
-			k++
+		if d <= MaxDay && first[d+1] > first[d] {
+			for _, ch := range changes[first[d]:first[d+1]] {
+				set(uint16(ch>>rhoBits), uint8(ch&rhoMask))
+			}
+			est = ertl(&hist) // only on days with changes: the rest repeat
 		}
-		out[d] = ertl(&hist)
+		dst = append(dst, est)
 	}
-	return out
+	return dst
 }
 
 // Estimate returns the estimated number of distinct subjects seen on any day.
 func (c *Curve) Estimate() float64 {
-	s := c.Series(nil, MaxDay)
-	return s[len(s)-1]
+	var regs [curveRegisters]uint8
+	var hist [curveMaxRho + 1]int
+	hist[0] = curveRegisters
+	if c != nil {
+		for _, s := range c.steps {
+			idx, rho := stepIdx(s), stepRho(s)
+			if rho > regs[idx] {
+				hist[regs[idx]]--
+				hist[rho]++
+				regs[idx] = rho
+			}
+		}
+	}
+	return ertl(&hist)
 }
 
 // ertl is Otmar Ertl's improved raw estimator for HyperLogLog ("New
@@ -169,7 +305,15 @@ func ertl(hist *[curveMaxRho + 1]int) float64 {
 	const m = float64(curveRegisters)
 	const q = curveMaxRho - 1
 	z := m * tau(1-float64(hist[q+1])/m)
-	for k := q; k >= 1; k-- {
+	k := q
+	if z == 0 {
+		// Halving zero leaves it zero: start at the highest register
+		// value there is (the same result, in a fraction of the steps).
+		for k >= 1 && hist[k] == 0 {
+			k--
+		}
+	}
+	for ; k >= 1; k-- {
 		z = 0.5 * (z + float64(hist[k]))
 	}
 	z += m * sigma(float64(hist[0])/m)
@@ -215,25 +359,30 @@ var ErrCorrupt = errors.New("sketch: corrupt data")
 // register in index order the index delta, the step count and the steps
 // (day delta, rho), all as uvarints.
 func (c *Curve) MarshalBinary() ([]byte, error) {
-	idxs := make([]uint16, 0, len(c.regs))
-	for idx := range c.regs {
-		idxs = append(idxs, idx)
-	}
-	slices.Sort(idxs)
-	buf := make([]byte, 0, 1+len(idxs)*6)
+	return c.AppendBinary(make([]byte, 0, 1+3*len(c.steps)+16))
+}
+
+// AppendBinary appends the encoding of MarshalBinary to buf.
+func (c *Curve) AppendBinary(buf []byte) ([]byte, error) {
 	buf = append(buf, curveVersion)
+	st := c.steps
 	prev := -1
-	for _, idx := range idxs {
-		st := c.regs[idx]
+	for i := 0; i < len(st); {
+		idx := stepIdx(st[i])
+		n := 1
+		for i+n < len(st) && stepIdx(st[i+n]) == idx {
+			n++
+		}
 		buf = binary.AppendUvarint(buf, uint64(int(idx)-prev))
 		prev = int(idx)
-		buf = binary.AppendUvarint(buf, uint64(len(st)))
-		day := 0
-		for _, s := range st {
-			buf = binary.AppendUvarint(buf, uint64(int(s.day)-day))
-			day = int(s.day)
-			buf = append(buf, s.rho)
+		buf = append(buf, byte(n)) // n <= curveMaxRho < 128: one byte
+		day := uint16(0)
+		for _, s := range st[i : i+n] {
+			buf = binary.AppendUvarint(buf, uint64(stepDay(s)-day))
+			day = stepDay(s)
+			buf = append(buf, stepRho(s))
 		}
+		i += n
 	}
 	return buf, nil
 }
@@ -243,9 +392,15 @@ func (c *Curve) UnmarshalBinary(data []byte) error {
 	if len(data) == 0 || data[0] != curveVersion {
 		return fmt.Errorf("%w: unknown curve version", ErrCorrupt)
 	}
-	c.regs = make(map[uint16][]step)
 	p := data[1:]
+	// Every step takes at least two bytes.
+	steps := make([]uint32, 0, len(p)/2)
 	next := func() (uint64, bool) {
+		if len(p) > 0 && p[0] < 0x80 { // the common one-byte case
+			v := uint64(p[0])
+			p = p[1:]
+			return v, true
+		}
 		v, n := binary.Uvarint(p)
 		if n <= 0 {
 			return 0, false
@@ -264,9 +419,9 @@ func (c *Curve) UnmarshalBinary(data []byte) error {
 		if !ok || n == 0 || n > curveMaxRho {
 			return fmt.Errorf("%w: step count", ErrCorrupt)
 		}
-		st := make([]step, 0, n)
 		day := 0
-		for range n {
+		var prevRho uint8
+		for k := range n {
 			dd, ok := next()
 			if !ok || len(p) == 0 || dd > MaxDay {
 				return fmt.Errorf("%w: step", ErrCorrupt)
@@ -275,12 +430,13 @@ func (c *Curve) UnmarshalBinary(data []byte) error {
 			rho := p[0]
 			p = p[1:]
 			if day > MaxDay || rho == 0 || rho > curveMaxRho ||
-				(len(st) > 0 && (dd == 0 || rho <= st[len(st)-1].rho)) {
+				(k > 0 && (dd == 0 || rho <= prevRho)) {
 				return fmt.Errorf("%w: step order", ErrCorrupt)
 			}
-			st = append(st, step{day: uint16(day), rho: rho})
+			prevRho = rho
+			steps = append(steps, pack(uint16(idx), uint16(day), rho))
 		}
-		c.regs[uint16(idx)] = st
 	}
+	c.steps = steps
 	return nil
 }

@@ -55,11 +55,23 @@ func assertSameCurve(t testing.TB, got, want *Curve, what string) {
 	}
 }
 
+// registers returns the staircase of every non-empty register of c.
+func registers(c *Curve) map[uint16][]step {
+	regs := make(map[uint16][]step)
+	for _, s := range c.steps {
+		regs[stepIdx(s)] = append(regs[stepIdx(s)], step{day: stepDay(s), rho: stepRho(s)})
+	}
+	return regs
+}
+
 // checkStaircase fails unless every register's steps strictly increase in
-// day and in value, within range.
+// day and in value, within range, and the packed steps are sorted.
 func checkStaircase(t testing.TB, c *Curve) {
 	t.Helper()
-	for idx, st := range c.regs {
+	if !slices.IsSorted(c.steps) {
+		t.Fatal("packed steps not sorted")
+	}
+	for idx, st := range registers(c) {
 		if int(idx) >= curveRegisters || len(st) == 0 {
 			t.Fatalf("register %d: %d steps", idx, len(st))
 		}
@@ -241,7 +253,7 @@ func TestCurveMarshalRoundTrip(t *testing.T) {
 
 func TestCurveUnmarshalRejectsCorrupt(t *testing.T) {
 	var last Curve // the last register is a valid index
-	if err := last.UnmarshalBinary([]byte{1, 0x80, 0x08, 1, 0, 1}); err != nil || len(last.regs[curveRegisters-1]) != 1 {
+	if err := last.UnmarshalBinary([]byte{1, 0x80, 0x08, 1, 0, 1}); err != nil || len(registers(&last)[curveRegisters-1]) != 1 {
 		t.Fatalf("register %d: %v", curveRegisters-1, err)
 	}
 	valid := curveBytes(t, curveOf(curveEvents(9, 300)))

@@ -1,6 +1,7 @@
 package sketch
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
@@ -28,12 +29,18 @@ type Year struct {
 	Sketches  [NumCells]*hyperloglog.Sketch
 	Curves    [NumCells]*Curve
 	Important [2]bool // indexed by exempt (0: no exemption, 1: exempt)
+
+	dense uint8 // cells whose sketch Insert creates dense (Batch.AddDense)
 }
 
 // Insert records a subject hash in cell c on day (0 = 1 January).
 func (y *Year) Insert(c Cell, day int, h uint64) {
 	if y.Sketches[c] == nil {
-		y.Sketches[c] = hyperloglog.New14()
+		if y.dense&(1<<c) != 0 {
+			y.Sketches[c] = hyperloglog.NewNoSparse()
+		} else {
+			y.Sketches[c] = hyperloglog.New14()
+		}
 		y.Curves[c] = NewCurve()
 	}
 	y.Sketches[c].InsertHash(h)
@@ -47,12 +54,11 @@ func (y *Year) MarkImportant(exempt bool) { y.Important[b2i(exempt)] = true }
 func (y *Year) Merge(o *Year) error {
 	for c := range NumCells {
 		if o.Sketches[c] != nil {
-			if y.Sketches[c] == nil {
-				y.Sketches[c] = hyperloglog.New14()
-			}
-			if err := y.Sketches[c].Merge(o.Sketches[c]); err != nil {
+			sk, err := mergeSketch(y.Sketches[c], o.Sketches[c])
+			if err != nil {
 				return err
 			}
+			y.Sketches[c] = sk
 		}
 		if o.Curves[c] != nil {
 			if y.Curves[c] == nil {
@@ -64,6 +70,82 @@ func (y *Year) Merge(o *Year) error {
 	y.Important[0] = y.Important[0] || o.Important[0]
 	y.Important[1] = y.Important[1] || o.Important[1]
 	return nil
+}
+
+// mergeSketch returns the union of a (nil for empty) and b, leaving b
+// alone; a may be modified and returned. Two sparse sketches are merged in
+// one pass over their sorted keys: axiomhq's Merge adds the keys one by one
+// and re-encodes its whole sorted list every 164 of them, which costs
+// milliseconds for a few thousand subjects. The result holds what axiomhq's
+// Merge gives once compacted (as Estimate and Encode do): the same
+// encoding.
+func mergeSketch(a, b *hyperloglog.Sketch) (*hyperloglog.Sketch, error) {
+	var keys []uint32
+	runs := []int{0}
+	sparse := true
+	for _, sk := range []*hyperloglog.Sketch{a, b} {
+		if sk == nil {
+			continue
+		}
+		enc, err := sk.MarshalBinary()
+		if err == nil {
+			keys, sparse = appendSparseKeys(keys, enc)
+		}
+		if err != nil || !sparse {
+			sparse = false
+			break
+		}
+		runs = append(runs, len(keys))
+	}
+	if sparse {
+		keys = mergeRuns(keys, runs)
+		if enc, ok := sparseEncoding(keys); ok {
+			sk := hyperloglog.New14()
+			if err := sk.UnmarshalBinary(enc); err == nil {
+				return sk, nil
+			}
+		} else {
+			// Past the switch to dense: the registers are the maximum
+			// over every key, in any order.
+			d := hyperloglog.NewNoSparse()
+			if a != nil {
+				if err := d.Merge(a); err != nil {
+					return nil, err
+				}
+			}
+			return d, d.Merge(b)
+		}
+	}
+	if a == nil {
+		a = hyperloglog.New14()
+	}
+	return a, a.Merge(b)
+}
+
+// sparseEncoding returns the version-2 encoding of the compacted sparse
+// precision-14 sketch of keys (sorted, distinct), or false when their list
+// would not fit in 2^14 bytes, past which axiomhq turns a sketch dense.
+func sparseEncoding(keys []uint32) ([]byte, bool) {
+	size, prev := 0, uint32(0)
+	for _, k := range keys {
+		size += uvarintLen(k - prev)
+		prev = k
+	}
+	if size > 1<<Precision {
+		return nil, false
+	}
+	b := make([]byte, 0, 20+size)
+	b = append(b, 2, Precision, 0, 1)       // version, precision, b, sparse
+	b = binary.BigEndian.AppendUint32(b, 0) // no tmp set
+	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
+	b = binary.BigEndian.AppendUint32(b, prev) // the last key
+	b = binary.BigEndian.AppendUint32(b, uint32(size))
+	prev = 0
+	for _, k := range keys {
+		b = binary.AppendUvarint(b, uint64(k-prev))
+		prev = k
+	}
+	return b, true
 }
 
 // Field names of a Year's serialized parts. A store keeps each part under its
@@ -102,8 +184,14 @@ func (y *Year) Encode() (map[string][]byte, error) {
 	out := make(map[string][]byte, 2*NumCells+1)
 	for c := range Cell(NumCells) {
 		if sk := y.Sketches[c]; sk != nil {
-			sk.Estimate() // compacts sparse state, so equal sets encode alike
 			b, err := sk.MarshalBinary()
+			if err == nil && len(b) > 3 && b[3] == 1 {
+				// Sparse (byte 3): compact it first, so that equal sets
+				// encode alike. Estimate does that; on a dense sketch it
+				// would only cost a pass over every register.
+				sk.Estimate()
+				b, err = sk.MarshalBinary()
+			}
 			if err != nil {
 				return nil, fmt.Errorf("encode %s: %w", SketchField(c), err)
 			}
