@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,10 +62,11 @@ type Decider struct {
 	store    Store
 	pub      Publisher
 	m        *metrics
+	series   map[seriesKey]bool // the series the preset forecasts from
 
 	mu       sync.RWMutex
 	statuses map[string]policy.Status
-	unsent   []kafka.Message // recorded changes whose publication failed
+	unsent   []kafka.Message // failed publications, at most one per entity (the newest)
 	evalMu   sync.Mutex      // one evaluation round at a time
 }
 
@@ -86,6 +88,7 @@ func New(st Store, pub Publisher, reg prometheus.Registerer, opts Options) *Deci
 	return &Decider{
 		opts: opts, registry: reg2, store: st, pub: pub,
 		m:        newMetrics(reg),
+		series:   forecastSeries(opts.Settings.Preset),
 		statuses: make(map[string]policy.Status),
 	}
 }
@@ -140,6 +143,11 @@ func (d *Decider) known(ctx context.Context) ([]string, error) {
 	return slices.Compact(ids), nil
 }
 
+// evalWorkers is how many entities an evaluation round evaluates at once:
+// evaluating one is mostly waiting for the store, so a few overlap their
+// round trips.
+const evalWorkers = 8
+
 func (d *Decider) evaluate(ctx context.Context, ids []string, announce bool) error {
 	d.evalMu.Lock()
 	defer d.evalMu.Unlock()
@@ -147,27 +155,49 @@ func (d *Decider) evaluate(ctx context.Context, ids []string, announce bool) err
 	if err := d.retryUnsent(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	for _, id := range ids {
-		if err := d.evaluateOne(ctx, id, announce); err != nil {
-			errs = append(errs, fmt.Errorf("entity %s: %w", id, err))
+	msgs := make([]*kafka.Message, len(ids))
+	failed := make([]error, len(ids))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(evalWorkers, len(ids)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(ids); i = int(next.Add(1) - 1) {
+				msgs[i], failed[i] = d.evaluateOne(ctx, ids[i], announce)
+			}
+		})
+	}
+	wg.Wait()
+	var out []kafka.Message
+	for i, id := range ids {
+		if failed[i] != nil {
+			errs = append(errs, fmt.Errorf("entity %s: %w", id, failed[i]))
 		}
+		if msgs[i] != nil {
+			out = append(out, *msgs[i])
+		}
+	}
+	// The round's decisions go out in one write rather than one each.
+	if err := d.publish(ctx, out); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-func (d *Decider) evaluateOne(ctx context.Context, id string, announce bool) error {
+// evaluateOne evaluates one entity and returns the message to publish, if
+// any.
+func (d *Decider) evaluateOne(ctx context.Context, id string, announce bool) (*kafka.Message, error) {
 	for attempt := 0; ; attempt++ {
 		// Read the decision record before the sketches: a swap by another
 		// instance after this read fails ours, and one before it was made
 		// after that instance's flush, which this read of the sketches sees.
 		prev, err := d.store.Decision(ctx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		now := d.opts.Now()
 		st, err := d.status(ctx, id, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		d.mu.Lock()
 		d.statuses[id] = st
@@ -176,23 +206,23 @@ func (d *Decider) evaluateOne(ctx context.Context, id string, announce bool) err
 
 		if string(st.Decision) == prev.Decision {
 			if announce {
-				return d.publish(ctx, st.Signal(policy.Decision(prev.Decision), prev.Version))
+				return message(st.Signal(policy.Decision(prev.Decision), prev.Version))
 			}
-			return nil
+			return nil, nil
 		}
 		next := store.Decision{Version: prev.Version + 1, Decision: string(st.Decision)}
 		ok, err := d.store.SwapDecision(ctx, id, prev, next)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ok {
 			d.m.changes.WithLabelValues(string(st.Decision)).Inc()
 			d.opts.Logger.Info("decision changed", "entity", id, "decision", st.Decision,
 				"previous", prev.Decision, "version", next.Version, "reasons", st.Reasons)
-			return d.publish(ctx, st.Signal(policy.Decision(prev.Decision), next.Version))
+			return message(st.Signal(policy.Decision(prev.Decision), next.Version))
 		}
 		if attempt >= 3 {
-			return errors.New("decision record keeps changing under us")
+			return nil, errors.New("decision record keeps changing under us")
 		}
 		// Another instance recorded a change first: read again.
 	}
@@ -207,25 +237,49 @@ func (d *Decider) status(ctx context.Context, id string, now time.Time) (policy.
 	if err != nil {
 		return policy.Status{}, fmt.Errorf("read sketches: %w", err)
 	}
-	return policy.Evaluate(s, d.entity(id), Observe(hist, thisYear, today, s.Preset.IncludeExempt), now), nil
+	return policy.Evaluate(s, d.entity(id), observe(hist, thisYear, today, s.Preset.IncludeExempt, d.series), now), nil
+}
+
+// seriesKey names one daily series: a counter over a window.
+type seriesKey struct {
+	w sketch.Window
+	k sketch.Counter
+}
+
+// forecastSeries returns the series the rules of p forecast from (the
+// others are never read, and drawing one costs a pass over the year).
+func forecastSeries(p policy.Preset) map[seriesKey]bool {
+	need := make(map[seriesKey]bool)
+	for _, r := range p.Rules {
+		if !r.ImportantData && !r.Binary() {
+			need[seriesKey{r.Window, r.Counter}] = true
+		}
+	}
+	return need
 }
 
 // Observe reads everything the policy needs out of an entity's history.
 func Observe(h sketch.History, thisYear, today int, includeExempt bool) policy.Observation {
+	return observe(h, thisYear, today, includeExempt, nil)
+}
+
+// observe is Observe drawing only the series in need (all if need is nil).
+func observe(h sketch.History, thisYear, today int, includeExempt bool, need map[seriesKey]bool) policy.Observation {
 	obs := policy.Observation{
 		Figures:   make(map[sketch.Window]map[sketch.Counter]sketch.Figure),
 		Important: make(map[sketch.Window]bool),
 		Series:    make(map[sketch.Window]map[sketch.Counter][]float64),
 	}
+	q := h.Query() // each distinct union of sketches estimated once
 	for _, w := range sketch.Windows {
 		obs.Figures[w] = make(map[sketch.Counter]sketch.Figure)
 		obs.Series[w] = make(map[sketch.Counter][]float64)
 		obs.Important[w] = h.Important(w, thisYear, includeExempt)
 		for _, k := range sketch.Counters {
-			f := h.Figure(k, w, thisYear, includeExempt)
+			f := q.Figure(k, w, thisYear, includeExempt)
 			obs.Figures[w][k] = f
-			if f.Estimate > 0 {
-				obs.Series[w][k] = h.Series(k, w, thisYear, today, includeExempt)
+			if f.Estimate > 0 && (need == nil || need[seriesKey{w, k}]) {
+				obs.Series[w][k] = q.Series(k, w, thisYear, today, includeExempt)
 			}
 		}
 	}
@@ -239,19 +293,38 @@ func (d *Decider) entity(id string) policy.Entity {
 	return policy.Entity{ID: id}
 }
 
-func (d *Decider) publish(ctx context.Context, sig policy.Signal) error {
+// message returns the decisions-topic message of sig.
+func message(sig policy.Signal) (*kafka.Message, error) {
 	v, err := json.Marshal(sig)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	msg := kafka.Message{Key: []byte(sig.Entity), Value: v}
-	if err := d.pub.WriteMessages(ctx, msg); err != nil {
-		d.mu.Lock()
-		d.unsent = append(d.unsent, msg)
-		d.mu.Unlock()
-		return fmt.Errorf("publish decision (will retry): %w", err)
+	return &kafka.Message{Key: []byte(sig.Entity), Value: v}, nil
+}
+
+// publish writes msgs; those that fail wait for the next round.
+func (d *Decider) publish(ctx context.Context, msgs []kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
 	}
-	return nil
+	err := d.pub.WriteMessages(ctx, msgs...)
+	if err == nil {
+		return nil
+	}
+	failed := msgs
+	var werrs kafka.WriteErrors
+	if errors.As(err, &werrs) && len(werrs) == len(msgs) {
+		failed = nil
+		for i, e := range werrs {
+			if e != nil {
+				failed = append(failed, msgs[i])
+			}
+		}
+	}
+	d.mu.Lock()
+	d.unsent = supersede(d.unsent, failed)
+	d.mu.Unlock()
+	return fmt.Errorf("publish %d decisions (will retry): %w", len(failed), err)
 }
 
 func (d *Decider) retryUnsent(ctx context.Context) error {
@@ -264,7 +337,7 @@ func (d *Decider) retryUnsent(ctx context.Context) error {
 	}
 	if err := d.pub.WriteMessages(ctx, msgs...); err != nil {
 		d.mu.Lock()
-		d.unsent = append(msgs, d.unsent...)
+		d.unsent = supersede(msgs, d.unsent)
 		d.mu.Unlock()
 		return fmt.Errorf("publish %d held decisions: %w", len(msgs), err)
 	}
@@ -297,4 +370,21 @@ func (d *Decider) Statuses() []policy.Status {
 		return 0
 	})
 	return out
+}
+
+// supersede returns the held messages whose entity has no newer message,
+// followed by the newer ones: only an entity's latest decision matters, so
+// retries (of start-up announcements, say) never pile up.
+func supersede(held, newer []kafka.Message) []kafka.Message {
+	fresh := make(map[string]bool, len(newer))
+	for _, m := range newer {
+		fresh[string(m.Key)] = true
+	}
+	out := make([]kafka.Message, 0, len(held)+len(newer))
+	for _, m := range held {
+		if !fresh[string(m.Key)] {
+			out = append(out, m)
+		}
+	}
+	return append(out, newer...)
 }

@@ -62,8 +62,12 @@ type Options struct {
 	ShutdownTimeout time.Duration // default 10s
 	MinBackoff      time.Duration // first retry delay after a failed flush; default 100ms
 	MaxBackoff      time.Duration // default 10s
-	// OnFlush is called after each flush that reached the store, with the
-	// entities it touched; the policy layer re-evaluates them.
+	// OnFlush is called after flushes that reached the store, with the
+	// entities they touched; the policy layer re-evaluates them. It runs
+	// beside the flush loop, one call at a time, so that a slow evaluation
+	// never holds up flushes and commits: the entities of the flushes that
+	// land during a call come together in the next one. Run returns after
+	// the last call.
 	OnFlush func(ctx context.Context, entities []string)
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -110,7 +114,14 @@ type Ingester struct {
 	running bool
 	flushOK bool
 	lastErr error
-	kick    chan struct{} // asks the flush loop for an early flush
+	// dense holds the cells dense in the store: new batches start them
+	// dense (sketch.Batch.AddDense).
+	dense sketch.Dense
+	// notified holds the entities flushed since OnFlush was last called;
+	// notifyWake wakes the loop that calls it.
+	notified   map[string]struct{}
+	notifyWake chan struct{}
+	kick       chan struct{} // asks the flush loop for an early flush
 }
 
 // pending is the work between two commits: the sketches to merge, the dead
@@ -136,9 +147,13 @@ func New(src Source, dlq DeadLetters, st Store, reg prometheus.Registerer, opts 
 	opts.defaults()
 	in := &Ingester{
 		src: src, dlq: dlq, store: st, opts: opts,
-		m:    newMetrics(reg),
-		cur:  newPending(),
-		kick: make(chan struct{}, 1),
+		m:     newMetrics(reg),
+		cur:   newPending(),
+		dense: make(sketch.Dense),
+		kick:  make(chan struct{}, 1),
+
+		notified:   make(map[string]struct{}),
+		notifyWake: make(chan struct{}, 1),
 	}
 	in.cond = sync.NewCond(&in.mu)
 	return in
@@ -168,6 +183,14 @@ func (in *Ingester) Run(ctx context.Context) error {
 	defer stopFetch()
 	fetchDone := make(chan error, 1)
 	go func() { fetchDone <- in.fetchLoop(fetchCtx) }()
+
+	notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopNotify()
+	flushesDone, notifyDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(notifyDone)
+		in.notifyLoop(notifyCtx, flushesDone)
+	}()
 
 	var fetchErr error
 	retry := newPending() // work whose flush failed, retried first
@@ -226,6 +249,14 @@ loop:
 			}
 		}
 	}
+	// The last OnFlush, within what is left of the shutdown timeout.
+	close(flushesDone)
+	select {
+	case <-notifyDone:
+	case <-sctx.Done():
+		stopNotify()
+		<-notifyDone
+	}
 	if flushErr != nil {
 		flushErr = fmt.Errorf("final flush: %w (uncommitted messages will be redelivered)", flushErr)
 	}
@@ -283,7 +314,7 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 		p.dead = append(p.dead, deadLetter(msg, err))
 	} else if len(hashes) > 0 {
 		cell := sketch.CellOf(ev.Kind, ev.Sensitive, ev.Exempt())
-		p.batch.Add(ev.Entity, year, day, cell, ev.ImportantData, hashes)
+		p.batch.AddDense(in.dense, ev.Entity, year, day, cell, ev.ImportantData, hashes)
 		p.subjects += len(hashes)
 	}
 	p.last[msg.Partition] = msg
@@ -344,6 +375,9 @@ func (in *Ingester) finish(ctx context.Context, p *pending) error {
 		}
 		entities = p.batch.Entities()
 		p.merged = true
+		in.mu.Lock()
+		in.dense.Learn(p.batch)
+		in.mu.Unlock()
 	}
 	if len(p.dead) > 0 {
 		err := in.dlq.WriteMessages(ctx, p.dead...)
@@ -373,9 +407,44 @@ func (in *Ingester) finish(ctx context.Context, p *pending) error {
 	}
 	*p = *newPending()
 	if len(entities) > 0 && in.opts.OnFlush != nil {
-		in.opts.OnFlush(ctx, entities)
+		in.mu.Lock()
+		for _, id := range entities {
+			in.notified[id] = struct{}{}
+		}
+		in.mu.Unlock()
+		select {
+		case in.notifyWake <- struct{}{}:
+		default:
+		}
 	}
 	return nil
+}
+
+// notifyLoop calls OnFlush with the entities flushed since its last call,
+// whenever there are some, until flushesDone is closed; then once more for
+// what the last flushes touched.
+func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{}) {
+	for {
+		last := false
+		select {
+		case <-in.notifyWake:
+		case <-flushesDone:
+			last = true
+		}
+		in.mu.Lock()
+		ids := make([]string, 0, len(in.notified))
+		for id := range in.notified {
+			ids = append(ids, id)
+		}
+		clear(in.notified)
+		in.mu.Unlock()
+		if len(ids) > 0 && ctx.Err() == nil {
+			in.opts.OnFlush(ctx, ids)
+		}
+		if last {
+			return
+		}
+	}
 }
 
 // deadLetter builds the dead-letter message of msg: the original key, value
