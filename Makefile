@@ -45,8 +45,11 @@ fuzz: ## Fuzz the decoders of outside input for a while (FUZZTIME=30s).
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzLoad -fuzztime $(or $(FUZZTIME),30s)
 
 .PHONY: bench
-bench: deps ## Run the benchmarks (hot path, Redis flush, end-to-end harness).
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: deps ## Run the benchmarks: micro-benchmarks (hot path, sketches, decoder, Redis flush), then the end-to-end harness (cmd/twbench).
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),300ms) ./pkg/event ./pkg/gate ./internal/sketch
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1000000x ./internal/ingest
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/store/redisstore
+	$(GO) run ./cmd/twbench $(BENCHFLAGS)
 
 .PHONY: lint
 lint: ## gofmt and go vet.

@@ -1,0 +1,131 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisServer is a redis-server child process on a free loopback port that
+// keeps nothing on disk.
+type redisServer struct {
+	cmd    *exec.Cmd
+	dir    string
+	addr   string
+	client *redis.Client
+	exited chan struct{}
+}
+
+// startRedis starts redis-server and waits until it answers PING.
+func startRedis(ctx context.Context) (*redisServer, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server not found (install it: make deps): %w", err)
+	}
+	dir, err := os.MkdirTemp("", "twbench-redis")
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir,
+		"--logfile", filepath.Join(dir, "redis.log"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	s := &redisServer{cmd: cmd, dir: dir, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.exited) }()
+	s.client = redis.NewClient(&redis.Options{Addr: s.addr})
+	deadline := time.Now().Add(15 * time.Second)
+	for s.client.Ping(ctx).Err() != nil {
+		select {
+		case <-s.exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+			return nil, fmt.Errorf("redis-server exited: %s", log)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, errors.New("redis-server does not answer PING")
+		}
+	}
+	return s, nil
+}
+
+// stop stops the server and removes its directory.
+func (s *redisServer) stop() {
+	s.client.Close()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	os.RemoveAll(s.dir)
+}
+
+// usedMemory returns INFO memory's used_memory.
+func (s *redisServer) usedMemory(ctx context.Context) (int64, error) {
+	info, err := s.client.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("no used_memory in INFO memory")
+}
+
+// keyMemory returns the total MEMORY USAGE of the keys of the workload's
+// entities (starting with prefix, not those of the probes), and how many of
+// those are entity-year keys (ending in :y and a year).
+func (s *redisServer) keyMemory(ctx context.Context, prefix string) (bytes int64, entityYears int, err error) {
+	var keys []string
+	iter := s.client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if !strings.Contains(iter.Val(), "{probe-") {
+			keys = append(keys, iter.Val())
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return 0, 0, err
+	}
+	pipe := s.client.Pipeline()
+	cmds := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.MemoryUsage(ctx, k, 0)
+	}
+	if len(keys) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return 0, 0, err
+		}
+	}
+	for i, k := range keys {
+		bytes += cmds[i].Val()
+		if j := strings.LastIndex(k, ":y"); j >= 0 {
+			if _, err := strconv.Atoi(k[j+2:]); err == nil {
+				entityYears++
+			}
+		}
+	}
+	return bytes, entityYears, nil
+}

@@ -1,0 +1,197 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Bytes returns a copy of what was written.
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// quantile returns the q-quantile of sorted ds (nearest rank), or 0.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(ds)))) - 1
+	return ds[min(max(i, 0), len(ds)-1)]
+}
+
+// summary is the one-line progress report of a result.
+func summary(r Result) string {
+	s := fmt.Sprintf("%9.0f ev/s %11.0f subj/s %6.2f CPU s/M ev  RSS %s  delay p50 %s p99 %s",
+		r.EventsPerSec(), r.SubjectsPerSec(), r.CPUPerMillion(), mib(r.MaxRSS),
+		dur(quantile(sorted(r.Delays), 0.5)), dur(quantile(sorted(r.Delays), 0.99)))
+	if len(r.DecisionDelays) > 0 {
+		s += "  decision " + dur(quantile(r.DecisionDelays, 0.5))
+	}
+	if r.EntityYears > 0 {
+		s += fmt.Sprintf("  Redis %s/entity-year", kib(r.RedisBytes/int64(r.EntityYears)))
+	}
+	if r.Err != "" {
+		s += "  ERROR: " + r.Err
+	}
+	return s
+}
+
+func sorted(ds []time.Duration) []time.Duration {
+	out := slices.Clone(ds)
+	slices.Sort(out)
+	return out
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func kib(b int64) string {
+	if b < 10<<10 {
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%.0f KiB", float64(b)/(1<<10))
+}
+
+// dur prints a delay with a precision that suits it.
+func dur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "–"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+// si prints a rate with a k or M suffix.
+func si(x float64) string {
+	switch {
+	case x >= 10e6:
+		return fmt.Sprintf("%.0f M", x/1e6)
+	case x >= 1e6:
+		return fmt.Sprintf("%.2f M", x/1e6)
+	case x >= 10e3:
+		return fmt.Sprintf("%.0f k", x/1e3)
+	case x >= 1e3:
+		return fmt.Sprintf("%.1f k", x/1e3)
+	}
+	return fmt.Sprintf("%.0f", x)
+}
+
+// Markdown writes the results as the tables of docs/benchmarks.md: one row
+// per workload and variant, then the ratios of transferwatch to the ceiling
+// and to the baseline per workload.
+func Markdown(w io.Writer, results []Result) {
+	var b strings.Builder
+	b.WriteString("| workload | variant | events/s | subjects/s | CPU s / M events | peak RSS | delay p50 | delay p99 | threshold → decision | Redis / entity-year |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range results {
+		decision, mem := "", ""
+		if len(r.DecisionDelays) > 0 {
+			decision = fmt.Sprintf("%s (max %s)", dur(quantile(r.DecisionDelays, 0.5)), dur(r.DecisionDelays[len(r.DecisionDelays)-1]))
+		}
+		if r.EntityYears > 0 {
+			mem = kib(r.RedisBytes / int64(r.EntityYears))
+		}
+		ds := sorted(r.Delays)
+		note := ""
+		if r.Err != "" {
+			note = " ⚠"
+		}
+		partial := ""
+		if r.Partial {
+			partial = " †"
+		}
+		fmt.Fprintf(&b, "| %s | %s%s | %s%s | %s%s | %.2f | %s | %s | %s | %s | %s |\n",
+			r.Workload.Label(), r.Variant, note, si(r.EventsPerSec()), partial, si(r.SubjectsPerSec()), partial, r.CPUPerMillion(),
+			mib(r.MaxRSS), dur(quantile(ds, 0.5)), dur(quantile(ds, 0.99)), decision, mem)
+	}
+	var notes []string
+	for _, r := range results {
+		if r.Runs > 1 {
+			notes = append(notes, fmt.Sprintf("%s, %s: the median of %d runs, whose events/s ranged from %s to %s.",
+				r.Workload.Label(), r.Variant, r.Runs, si(r.MinEventsPerSec), si(r.MaxEventsPerSec)))
+		}
+	}
+	if slices.ContainsFunc(results, func(r Result) bool { return r.Partial }) {
+		notes = append(notes, "† measured on the part of the backlog handled within the time budget; the rest was skipped.")
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n" + strings.Join(notes, "\n\n") + "\n")
+	}
+	b.WriteString("\n| workload | transferwatch / ceiling (events/s) | transferwatch / baseline (events/s) | transferwatch / baseline (CPU per event) |\n|---|---:|---:|---:|\n")
+	type row struct{ ceiling, baseline, tw *Result }
+	var order []string
+	rows := make(map[string]*row)
+	for i := range results {
+		r := &results[i]
+		name := r.Workload.Label()
+		if rows[name] == nil {
+			rows[name] = &row{}
+			order = append(order, name)
+		}
+		switch r.Variant {
+		case Ceiling:
+			rows[name].ceiling = r
+		case Baseline:
+			rows[name].baseline = r
+		case Transferwatch:
+			rows[name].tw = r
+		}
+	}
+	ratio := func(a, b float64) string {
+		if a == 0 || b == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", a/b)
+	}
+	for _, name := range order {
+		x := rows[name]
+		if x.tw == nil {
+			continue
+		}
+		c, bl := "–", "–"
+		cpu := "–"
+		if x.ceiling != nil {
+			c = ratio(x.tw.EventsPerSec(), x.ceiling.EventsPerSec())
+		}
+		if x.baseline != nil {
+			bl = ratio(x.tw.EventsPerSec(), x.baseline.EventsPerSec())
+			cpu = ratio(x.tw.CPUPerMillion(), x.baseline.CPUPerMillion())
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, c, bl, cpu)
+	}
+	var errs []string
+	for _, r := range results {
+		if r.Err != "" {
+			errs = append(errs, fmt.Sprintf("- ⚠ %s, %s: %s", r.Workload.Label(), r.Variant, r.Err))
+		}
+	}
+	if len(errs) > 0 {
+		b.WriteString("\n" + strings.Join(errs, "\n") + "\n")
+	}
+	io.WriteString(w, b.String())
+}
