@@ -217,20 +217,11 @@ func (c *Cluster) ReadAll(topic string, n int, timeout time.Duration) []kafka.Me
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	conn, err := c.Dialer().DialContext(ctx, "tcp", c.Addr())
-	if err != nil {
-		c.t.Fatalf("dial: %v", err)
-	}
-	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
-	if err != nil {
-		c.t.Fatalf("partitions of %s: %v", topic, err)
-	}
 	out := make(chan kafka.Message)
-	for _, p := range parts {
+	for _, id := range c.partitions(ctx, topic) {
 		go func() {
 			r := kafka.NewReader(kafka.ReaderConfig{
-				Brokers: []string{c.Addr()}, Topic: topic, Partition: p.ID,
+				Brokers: []string{c.Addr()}, Topic: topic, Partition: id,
 				MaxWait: 50 * time.Millisecond,
 				Dialer:  c.Dialer(),
 			})
@@ -260,13 +251,9 @@ func (c *Cluster) ReadAll(topic string, n int, timeout time.Duration) []kafka.Me
 	return got
 }
 
-// Committed returns the group's committed offset of each partition of
-// topic (-1 where none, and for every partition of a group the broker does
-// not know).
-func (c *Cluster) Committed(group, topic string) map[int]int64 {
+// partitions returns the partition ids of topic.
+func (c *Cluster) partitions(ctx context.Context, topic string) []int {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	conn, err := c.Dialer().DialContext(ctx, "tcp", c.Addr())
 	if err != nil {
 		c.t.Fatalf("dial: %v", err)
@@ -280,6 +267,17 @@ func (c *Cluster) Committed(group, topic string) map[int]int64 {
 	for i, p := range parts {
 		ids[i] = p.ID
 	}
+	return ids
+}
+
+// Committed returns the group's committed offset of each partition of
+// topic (-1 where none, and for every partition of a group the broker does
+// not know).
+func (c *Cluster) Committed(group, topic string) map[int]int64 {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ids := c.partitions(ctx, topic)
 	cl := &kafka.Client{Addr: kafka.TCP(c.Addr()), Transport: c.tr}
 	resp, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
 	if err == nil && resp.Error != nil {
