@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/poll"
+
+	"github.com/transferwatch/transferwatch/internal/syncbuf"
 )
 
 // demoOutput collects the demo's stdout, line by line, as it comes.
@@ -44,24 +45,6 @@ func (o *demoOutput) find(re *regexp.Regexp) (string, bool) {
 		return "", false
 	}
 	return m[1], true
-}
-
-// lockedBuffer is the demo's stderr, written by exec's copying goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // pollUntil calls cond every 100ms until it holds or timeout passes.
@@ -100,7 +83,7 @@ func TestDemo(t *testing.T) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 10 * time.Second
 	stdout, err := cmd.StdoutPipe()

@@ -40,6 +40,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/internal/syncbuf"
 )
 
 // Options of a benchmark run.
@@ -336,7 +337,7 @@ func (h *harness) produceBacklog(ctx context.Context, topic string, w Workload, 
 // child is a running variant process.
 type child struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 	exited chan struct{}
 }
 
@@ -346,7 +347,7 @@ func (h *harness) startChild(spec childSpec) (*child, error) {
 		return nil, err
 	}
 	cmd := exec.Command(h.o.Child[0], h.o.Child[1:]...)
-	c := &child{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	c := &child{cmd: cmd, out: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdin = bytesReader(in)
 	cmd.Stdout = c.out
 	cmd.Stderr = os.Stderr
