@@ -47,16 +47,10 @@ func (o *demoOutput) find(re *regexp.Regexp) (string, bool) {
 	return m[1], true
 }
 
-// pollUntil calls cond every 100ms until it holds or timeout passes.
-func pollUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	poll.Until(t, timeout, what, cond)
-}
-
 // TestDemo runs `transferwatch demo --duration 20s` as a child process with
 // stdout a pipe (not a terminal), as issue 5 asks: while it runs,
 // /v1/entities answers with the entities and the dead-letter topic holds
-// the malformed events (read with kcat when installed); after it exits 0,
+// the malformed events (read with kcat); after it exits 0,
 // its output shows an entity that reached block, one that reached warn and
 // one that stayed allow, and the dead letters it counted.
 func TestDemo(t *testing.T) {
@@ -118,7 +112,7 @@ func TestDemo(t *testing.T) {
 
 	// Where it listens, from its introduction.
 	var httpAddr, broker string
-	pollUntil(t, time.Minute, "the addresses in the introduction", func() bool {
+	poll.Until(t, time.Minute, "the addresses in the introduction", func() bool {
 		var ok1, ok2 bool
 		httpAddr, ok1 = out.find(regexp.MustCompile(`(?m)^\s+http\s+http://(\S+)`))
 		broker, ok2 = out.find(regexp.MustCompile(`(?m)^\s+broker\s+(\S+)`))
@@ -128,7 +122,7 @@ func TestDemo(t *testing.T) {
 	// The API answers while it runs.
 	client := &http.Client{Timeout: 5 * time.Second}
 	var entities []string
-	pollUntil(t, time.Minute, "GET /v1/entities to answer with entities", func() bool {
+	poll.Until(t, time.Minute, "GET /v1/entities to answer with entities", func() bool {
 		resp, err := client.Get("http://" + httpAddr + "/v1/entities")
 		if err != nil {
 			return false
@@ -156,7 +150,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal("kcat not installed (make deps installs it)")
 	}
-	pollUntil(t, time.Minute, "dead letters on outbound-transfers.dlq (kcat)", func() bool {
+	poll.Until(t, time.Minute, "dead letters on outbound-transfers.dlq (kcat)", func() bool {
 		kctx, kcancel := context.WithTimeout(ctx, 15*time.Second)
 		defer kcancel()
 		got, err := exec.CommandContext(kctx, kcat, "-C", "-b", broker, "-t", "outbound-transfers.dlq",

@@ -16,12 +16,6 @@ import (
 	"github.com/transferwatch/transferwatch/internal/syncbuf"
 )
 
-// waitFor polls until cond holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	poll.Until(t, timeout, what, cond)
-}
-
 // TestRunStopsOnCancel runs the whole demo in-process (so that -race sees
 // every goroutine of it), watches the climbing entity cross into block,
 // reads the API while it runs, then cancels the context as Ctrl-C does and
@@ -44,10 +38,10 @@ func TestRunStopsOnCancel(t *testing.T) {
 	}()
 
 	addr := regexp.MustCompile(`(?m)^  http +http://(\S+)`)
-	waitFor(t, 30*time.Second, "the HTTP address", func() bool { return addr.MatchString(out.String()) })
+	poll.Until(t, 30*time.Second, "the HTTP address", func() bool { return addr.MatchString(out.String()) })
 	base := "http://" + addr.FindStringSubmatch(out.String())[1]
 
-	waitFor(t, 60*time.Second, "entities from the API", func() bool {
+	poll.Until(t, 60*time.Second, "entities from the API", func() bool {
 		resp, err := http.Get(base + "/v1/entities")
 		if err != nil {
 			return false
@@ -61,7 +55,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&body) == nil &&
 			len(body.Entities) >= len(stories(time.Now()))
 	})
-	waitFor(t, 120*time.Second, entityClimbing+" to reach block", func() bool {
+	poll.Until(t, 120*time.Second, entityClimbing+" to reach block", func() bool {
 		return strings.Contains(out.String(), "decision "+entityClimbing+": warn -> block")
 	})
 
