@@ -50,8 +50,12 @@ type Config struct {
 	SubjectKeyFile string `yaml:"subject_key_file"`
 	// HTTP is the API, health and metrics server.
 	HTTP HTTP `yaml:"http"`
+	// Decisions tunes the decisions topic.
+	Decisions Decisions `yaml:"decisions"`
 	// Policy chooses the legal preset and the warning levels.
 	Policy Policy `yaml:"policy"`
+	// Limits bound what outside input can make the service hold.
+	Limits Limits `yaml:"limits"`
 	// Entities are the known data handlers, with their approvals.
 	Entities []Entity `yaml:"entities"`
 
@@ -83,6 +87,28 @@ type Kafka struct {
 	TLS KafkaTLS `yaml:"tls"`
 	// SASL authenticates to the brokers.
 	SASL SASL `yaml:"sasl"`
+	// SessionTimeout is the consumer group's session timeout: a dead
+	// instance's partitions move to the others after about this long.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+}
+
+// Decisions tunes the decisions topic.
+type Decisions struct {
+	// ReannounceInterval is how often every entity's current decision is
+	// published again, so that a gate starting late, or a topic whose
+	// compaction lost a record, still learns it.
+	ReannounceInterval time.Duration `yaml:"reannounce_interval"`
+}
+
+// Limits bound what anyone who can produce to the events topic can make the
+// service hold in memory, in Redis and in Prometheus.
+type Limits struct {
+	// MaxEntities is how many entities the service counts; events of new
+	// entities past it go to the dead-letter topic.
+	MaxEntities int `yaml:"max_entities"`
+	// MaxFlowsPerEntity is how many flows an entity may have; new flows past
+	// it are counted in the flow "other".
+	MaxFlowsPerEntity int `yaml:"max_flows_per_entity"`
 }
 
 // KafkaTLS is the TLS setting of the Kafka connection.
@@ -141,6 +167,11 @@ type HTTP struct {
 	Addr string `yaml:"addr"`
 	// TokenFile, if set, names a file holding the bearer token /v1/* requires.
 	TokenFile string `yaml:"token_file"`
+	// MaxStaleness: the decision endpoint answers 503 when the figures
+	// behind its answer are older than this.
+	MaxStaleness time.Duration `yaml:"max_staleness"`
+	// Pprof serves /debug/pprof/ on the same listener.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Policy chooses the rules and how figures are held against them.
@@ -157,6 +188,9 @@ type Policy struct {
 	// ForecastLeadDays: warn when a threshold is forecast to be crossed
 	// within this many days.
 	ForecastLeadDays int `yaml:"forecast_lead_days"`
+	// UnknownEntities is UnknownAccept or UnknownDeadLetter: what becomes
+	// of events of entities the configuration does not list.
+	UnknownEntities string `yaml:"unknown_entities"`
 }
 
 // Levels are the fractions of a threshold at which a rule reaches each level;
@@ -226,6 +260,14 @@ const (
 	StatusRejected = "rejected"
 )
 
+// What becomes of events of entities the configuration does not list.
+const (
+	// UnknownAccept counts them like any other (the default).
+	UnknownAccept = "accept"
+	// UnknownDeadLetter sends them to the dead-letter topic.
+	UnknownDeadLetter = "dead_letter"
+)
+
 // SASL mechanisms; the empty string means no SASL.
 const (
 	SASLPlain       = "plain"
@@ -266,18 +308,22 @@ func Default() *Config {
 			GroupID:         "transferwatch",
 			DeadLetterTopic: "outbound-transfers.dlq",
 			DecisionsTopic:  "transfer-decisions",
+			SessionTimeout:  10 * time.Second,
 		},
+		Decisions: Decisions{ReannounceInterval: time.Hour},
+		Limits:    Limits{MaxEntities: 10_000, MaxFlowsPerEntity: 1_000},
 		Redis: Redis{
 			Addrs:     []string{"localhost:6379"},
 			KeyPrefix: "tw",
 		},
-		HTTP: HTTP{Addr: ":8080"},
+		HTTP: HTTP{Addr: ":8080", MaxStaleness: 2 * time.Minute},
 		Policy: Policy{
 			Preset:           PresetCAC2022,
 			Levels:           Levels{Notice: 0.70, Warning: 0.85, Critical: 0.95},
 			Estimate:         EstimateUpperBound,
 			RenewalLeadDays:  183,
 			ForecastLeadDays: 183,
+			UnknownEntities:  UnknownAccept,
 		},
 	}
 }

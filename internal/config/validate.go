@@ -16,6 +16,22 @@ const (
 	MaxFlushInterval = time.Hour
 	// MaxLeadDays bounds renewal_lead_days and forecast_lead_days (ten years).
 	MaxLeadDays = 3650
+	// MinSessionTimeout and MaxSessionTimeout bound kafka.session_timeout:
+	// the brokers' default group.min/max.session.timeout.ms.
+	MinSessionTimeout = 6 * time.Second
+	MaxSessionTimeout = 30 * time.Minute
+	// MinReannounceInterval and MaxReannounceInterval bound
+	// decisions.reannounce_interval.
+	MinReannounceInterval = time.Minute
+	MaxReannounceInterval = 7 * 24 * time.Hour
+	// MinMaxStaleness and MaxMaxStaleness bound http.max_staleness: at
+	// least a few evaluation rounds, at most an hour.
+	MinMaxStaleness = 10 * time.Second
+	MaxMaxStaleness = time.Hour
+	// MaxMaxEntities bounds limits.max_entities.
+	MaxMaxEntities = 1_000_000
+	// MaxMaxFlows bounds limits.max_flows_per_entity.
+	MaxMaxFlows = 100_000
 )
 
 var (
@@ -41,6 +57,8 @@ func (c *Config) Validate() error {
 	c.Redis.validate(&p)
 	c.HTTP.validate(&p)
 	c.Policy.validate(&p)
+	c.Decisions.validate(&p)
+	c.Limits.validate(&p)
 	validateEntities(&p, c.Entities)
 	return p.join()
 }
@@ -83,6 +101,11 @@ func (k *Kafka) validate(p *problems) {
 	}
 	if k.GroupID == "" {
 		p.add("kafka.group_id", ErrRequired, "must not be empty")
+	}
+	// Kafka brokers accept session timeouts between group.min (6 s) and
+	// group.max (30 min) by default.
+	if k.SessionTimeout < MinSessionTimeout || k.SessionTimeout > MaxSessionTimeout {
+		p.add("kafka.session_timeout", ErrInvalid, "must be between %s and %s, got %s", MinSessionTimeout, MaxSessionTimeout, k.SessionTimeout)
 	}
 	tls := k.TLS
 	if tls.CertFile != "" && tls.KeyFile == "" {
@@ -155,6 +178,24 @@ func (h *HTTP) validate(p *problems) {
 	} else if msg := checkHostPort(h.Addr, false); msg != "" {
 		p.add("http.addr", ErrInvalid, "%q %s", h.Addr, msg)
 	}
+	if h.MaxStaleness < MinMaxStaleness || h.MaxStaleness > MaxMaxStaleness {
+		p.add("http.max_staleness", ErrInvalid, "must be between %s and %s, got %s", MinMaxStaleness, MaxMaxStaleness, h.MaxStaleness)
+	}
+}
+
+func (d *Decisions) validate(p *problems) {
+	if d.ReannounceInterval < MinReannounceInterval || d.ReannounceInterval > MaxReannounceInterval {
+		p.add("decisions.reannounce_interval", ErrInvalid, "must be between %s and %s, got %s", MinReannounceInterval, MaxReannounceInterval, d.ReannounceInterval)
+	}
+}
+
+func (l *Limits) validate(p *problems) {
+	if l.MaxEntities < 1 || l.MaxEntities > MaxMaxEntities {
+		p.add("limits.max_entities", ErrInvalid, "must be between 1 and %d, got %d", MaxMaxEntities, l.MaxEntities)
+	}
+	if l.MaxFlowsPerEntity < 1 || l.MaxFlowsPerEntity > MaxMaxFlows {
+		p.add("limits.max_flows_per_entity", ErrInvalid, "must be between 1 and %d, got %d", MaxMaxFlows, l.MaxFlowsPerEntity)
+	}
 }
 
 func (pol *Policy) validate(p *problems) {
@@ -178,6 +219,13 @@ func (pol *Policy) validate(p *problems) {
 	}
 	checkLeadDays(p, "policy.renewal_lead_days", pol.RenewalLeadDays)
 	checkLeadDays(p, "policy.forecast_lead_days", pol.ForecastLeadDays)
+	switch pol.UnknownEntities {
+	case UnknownAccept, UnknownDeadLetter:
+	case "":
+		p.add("policy.unknown_entities", ErrRequired, "must be accept or dead_letter")
+	default:
+		p.add("policy.unknown_entities", ErrInvalid, "must be accept or dead_letter, got %q", pol.UnknownEntities)
+	}
 }
 
 func checkLeadDays(p *problems, field string, days int) {
