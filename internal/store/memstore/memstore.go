@@ -19,13 +19,20 @@ type Store struct {
 	// readers never share a sketch with writers.
 	years     map[sketch.Key]map[string][]byte
 	decisions map[string]store.Decision
+	offsets   map[offsetsKey]map[int]int64
+	losses    map[offsetsKey][]store.Loss
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{years: make(map[sketch.Key]map[string][]byte), decisions: make(map[string]store.Decision)}
+	return &Store{
+		years:     make(map[sketch.Key]map[string][]byte),
+		decisions: make(map[string]store.Decision),
+		offsets:   make(map[offsetsKey]map[int]int64),
+		losses:    make(map[offsetsKey][]store.Loss),
+	}
 }
 
 // Merge implements store.Store.

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("DecisionCAS", func(t *testing.T) { testDecisionCAS(t, open) })
 	t.Run("SeveralYears", func(t *testing.T) { testSeveralYears(t, open) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, open) })
+	t.Run("Offsets", func(t *testing.T) { testOffsets(t, open) })
 }
 
 // thisYear is the calendar year the suite treats as current.
