@@ -33,6 +33,8 @@ Usage:
   transferwatch demo                  the whole product on embedded defaults, no setup needed
   transferwatch check-config --config FILE
                                       validate a configuration; print every problem
+  transferwatch store status|accept-loss --config FILE
+                                      what the store covers; accept a loss after a store lost data
   transferwatch version               version, commit, Go version
 
 Flags of run and demo:
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "store":
+		return storeCmd(ctx, args, stdout, stderr, getenv)
 	case "run", "demo", "check-config":
 	default:
 		fmt.Fprintf(stderr, "transferwatch: unknown command %q\n\n%s", cmd, usage)

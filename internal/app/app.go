@@ -70,16 +70,30 @@ func Run(ctx context.Context, o Options) (err error) {
 	buildinfo.Register(reg)
 
 	// Cleanups run in reverse order; their errors join the result.
+	// Cleanups run in reverse order within the shutdown timeout (closing a
+	// client of a broker that is gone may wait); their errors join the
+	// result.
 	var cleanups []func() error
 	defer func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			err = errors.Join(err, cleanups[i]())
+		done := make(chan error, 1)
+		go func() {
+			var errs error
+			for i := len(cleanups) - 1; i >= 0; i-- {
+				errs = errors.Join(errs, cleanups[i]())
+			}
+			done <- errs
+		}()
+		select {
+		case cerr := <-done:
+			err = errors.Join(err, cerr)
+		case <-time.After(o.ShutdownTimeout):
+			err = errors.Join(err, fmt.Errorf("closing the clients took longer than %s; stopped anyway", o.ShutdownTimeout))
 		}
 	}()
 
 	st := o.Store
 	if st == nil {
-		rs, err := newRedisStore(cfg)
+		rs, err := OpenStore(cfg)
 		if err != nil {
 			return err
 		}
@@ -91,24 +105,20 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	reader := kafka.NewReader(kafka.ReaderConfig{
+	consumer, err := ingest.NewConsumer(ingest.ConsumerConfig{
 		Brokers:        cfg.Kafka.Brokers,
-		GroupID:        cfg.Kafka.GroupID,
 		Topic:          cfg.Kafka.Topic,
+		GroupID:        cfg.Kafka.GroupID,
 		Dialer:         kset.Dialer(),
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        250 * time.Millisecond, // the default, 10 s, delays every flush
-		QueueCapacity:  1000,
-		CommitInterval: 0,                 // commits are explicit, once per flush
-		StartOffset:    kafka.FirstOffset, // a new group starts at the beginning: nothing is skipped
-		// Notice a lost or restarted broker and rejoin the group within
-		// seconds (the defaults are 3 s and 5 s).
-		HeartbeatInterval: time.Second,
-		JoinGroupBackoff:  time.Second,
-		ErrorLogger:       kafka.LoggerFunc(func(f string, a ...any) { log.Warn("kafka reader: " + fmt.Sprintf(f, a...)) }),
+		Transport:      kset.Transport(),
+		SessionTimeout: cfg.Kafka.SessionTimeout,
+		Logger:         log.With("component", "consumer"),
 	})
-	cleanups = append(cleanups, reader.Close)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, consumer.Close)
+	checker := ingest.NewChecker(consumer.Admin, st, reg, 0, log.With("component", "integrity"))
 	writer := func(topic string) *kafka.Writer {
 		w := &kafka.Writer{
 			Addr:         kafka.TCP(cfg.Kafka.Brokers...),
@@ -140,10 +150,18 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Decider != nil {
 		o.Decider(dec)
 	}
-	in := ingest.New(reader, dlq, st, reg, ingest.Options{
+	configured := make(map[string]bool, len(cfg.Entities))
+	for _, e := range cfg.Entities {
+		configured[e.ID] = true
+	}
+	in := ingest.New(consumer, dlq, st, reg, ingest.Options{
 		Location:      cfg.Location,
 		Hasher:        subject.New(subject.Key(cfg.SubjectKey)),
 		FlushInterval: cfg.FlushInterval,
+		MaxEntities:   cfg.Limits.MaxEntities,
+		Configured:    func(id string) bool { return configured[id] },
+		RejectUnknown: cfg.Policy.UnknownEntities == config.UnknownDeadLetter,
+		OnStoreBehind: checker.Behind,
 		Now:           o.Now,
 		Logger:        log.With("component", "ingest"),
 		OnFlush: func(ctx context.Context, entities []string) {
@@ -169,15 +187,20 @@ func Run(ctx context.Context, o Options) (err error) {
 				if draining.Load() {
 					return errors.New("shutting down")
 				}
-				if err := in.Ready(); err != nil {
-					return err
-				}
+				// The causes first (a store or broker that does not
+				// answer), then what follows from them.
 				pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 				defer cancel()
 				if err := st.Ping(pctx); err != nil {
 					return fmt.Errorf("store: %w", err)
 				}
-				return brokerAnswers(pctx, kset.Dialer(), cfg.Kafka.Brokers)
+				if err := brokerAnswers(pctx, kset.Dialer(), cfg.Kafka.Brokers); err != nil {
+					return err
+				}
+				if err := in.Ready(); err != nil {
+					return err
+				}
+				return checker.OK()
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -189,7 +212,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	var ingestErr error
 	{
 		ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		g.Add(func() (err error) {
+		g.Add(actor(ctx, "ingest", func() (err error) {
 			defer func() { ingestErr = err }()
 			// Start-up: evaluate every known entity and announce its
 			// decision, then consume. The store or the broker may be down:
@@ -198,31 +221,38 @@ func Run(ctx context.Context, o Options) (err error) {
 				return err
 			}
 			return in.Run(ictx)
-		}, func(error) {
+		}), func(error) {
 			draining.Store(true)
 			cancel()
 		})
 	}
 	{
 		dctx, cancel := context.WithCancel(ctx)
-		g.Add(func() error { return dec.Run(dctx) }, func(error) { cancel() })
+		g.Add(actor(ctx, "decide", func() error { return dec.Run(dctx) }), func(error) { cancel() })
 	}
-	g.Add(func() error {
+	g.Add(actor(ctx, "http", func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
 		}
 		return nil
-	}, func(error) {
+	}), func(error) {
 		sctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	})
 	{
+		cctx, cancel := context.WithCancel(ctx)
+		g.Add(actor(ctx, "integrity", func() error { return checker.Run(cctx) }), func(error) { cancel() })
+	}
+	{
+		sctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
-			<-ctx.Done()
-			log.Info("shutting down: stop fetching, flush, commit")
+			<-sctx.Done()
+			if ctx.Err() != nil {
+				log.Info("shutting down: stop fetching, flush, commit")
+			}
 			return nil
-		}, func(error) {})
+		}, func(error) { cancel() })
 	}
 	log.Info("transferwatch running", "http", ln.Addr().String(), "topic", cfg.Kafka.Topic,
 		"group", cfg.Kafka.GroupID, "policy", settings.Preset.Name)
@@ -234,6 +264,22 @@ func Run(ctx context.Context, o Options) (err error) {
 		err = errors.Join(err, ingestErr)
 	}
 	return err
+}
+
+// actor wraps the body of a run-group actor: an actor that ends while ctx
+// (the service's) has not is an error naming it, even if it returned nil,
+// so that the process exits non-zero instead of running on without it.
+func actor(ctx context.Context, name string, run func() error) func() error {
+	return func() error {
+		err := run()
+		if ctx.Err() != nil {
+			return err
+		}
+		if err == nil {
+			err = errors.New("ended unexpectedly")
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
 }
 
 // brokerAnswers reports whether any broker accepts a connection (with TLS
@@ -270,7 +316,8 @@ func retry(ctx context.Context, log *slog.Logger, what string, f func() error) e
 	}
 }
 
-func newRedisStore(cfg *config.Config) (*redisstore.Store, error) {
+// OpenStore returns the Redis store of cfg (it does not connect yet).
+func OpenStore(cfg *config.Config) (*redisstore.Store, error) {
 	o := redisstore.Options{
 		Addrs:     cfg.Redis.Addrs,
 		Username:  cfg.Redis.Username,
@@ -286,6 +333,19 @@ func newRedisStore(cfg *config.Config) (*redisstore.Store, error) {
 		o.TLS = c
 	}
 	return redisstore.New(o)
+}
+
+// NewAdmin returns the Kafka admin client of cfg's topic and group: it
+// reads offsets without joining the group.
+func NewAdmin(cfg *config.Config) (*ingest.Admin, error) {
+	kset, err := kafkadial.New(cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	return ingest.NewAdmin(ingest.ConsumerConfig{
+		Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, GroupID: cfg.Kafka.GroupID,
+		Dialer: kset.Dialer(), Transport: kset.Transport(),
+	}), nil
 }
 
 // PolicySettings returns the policy settings of cfg.

@@ -1,13 +1,27 @@
 // Package ingest consumes transfer events from Kafka and turns them into
 // sketch updates in the store.
 //
-// One fetch loop decodes, validates and hashes each event and adds it to an
-// in-memory batch; one flush loop merges the batch into the store every
-// flush interval, writes the invalid events to the dead-letter topic, and
-// only then commits the offsets of every message the flush holds. Inserting
-// a subject twice leaves a sketch unchanged, so the at-least-once delivery
+// The Consumer joins the consumer group; for each generation the Ingester
+// reads every partition assigned to it with a reader of its own. A fetch
+// loop decodes, validates and hashes each event into an in-memory batch;
+// the flush loop, every flush interval, merges the batch into the store,
+// writes the invalid events to the dead-letter topic, records in the store
+// the offsets the flush covers, and only then commits them. Inserting a
+// subject twice leaves a sketch unchanged, so the at-least-once delivery
 // this gives (a crash after the merge and before the commit replays those
 // messages) still yields exactly-once counts.
+//
+// Because the store records its offsets before the group commits them, a
+// group that committed past what the store holds means the store lost or
+// rolled back data (a Redis restarted empty, a failover to an empty
+// replica, a backup restored). The ingester notices it when a generation
+// starts, on every flush and every few seconds while idle; the Checker
+// notices it for every partition, whoever reads it. The partitions are
+// then read again from the store's own offsets, so the figures come back
+// exactly; where Kafka no longer holds those events, the partition waits
+// for an operator's `transferwatch store accept-loss`. Meanwhile nothing
+// is committed past the store, and the decision layer, asking the
+// Checker, answers that it does not know.
 package ingest
 
 import (
@@ -15,6 +29,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -23,30 +39,25 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/transferwatch/transferwatch/internal/sketch"
+	"github.com/transferwatch/transferwatch/internal/store"
 	"github.com/transferwatch/transferwatch/internal/subject"
 	"github.com/transferwatch/transferwatch/pkg/event"
 )
-
-// Source is a consumer-group reader: *kafka.Reader.
-type Source interface {
-	FetchMessage(ctx context.Context) (kafka.Message, error)
-	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
-}
 
 // DeadLetters receives invalid events: *kafka.Writer on the dead-letter topic.
 type DeadLetters interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// Store receives the aggregated sketches.
+// Store receives the aggregated sketches and keeps the offsets they cover.
 type Store interface {
 	Merge(ctx context.Context, b sketch.Batch) error
+	Entities(ctx context.Context) ([]string, error)
+	Offsets(ctx context.Context, group, topic string) (map[int]int64, error)
+	RecordOffsets(ctx context.Context, group, topic string, next, floors map[int]int64) error
 }
 
-var (
-	_ Source      = (*kafka.Reader)(nil)
-	_ DeadLetters = (*kafka.Writer)(nil)
-)
+var _ DeadLetters = (*kafka.Writer)(nil)
 
 // Options tune an Ingester. Zero values take the defaults shown.
 type Options struct {
@@ -62,6 +73,19 @@ type Options struct {
 	ShutdownTimeout time.Duration // default 10s
 	MinBackoff      time.Duration // first retry delay after a failed flush; default 100ms
 	MaxBackoff      time.Duration // default 10s
+	// RecheckInterval is how often the store's offsets are checked while
+	// no flush records any, and how often a partition that cannot be read
+	// is looked at again. Default 5s.
+	RecheckInterval time.Duration
+	// MaxEntities bounds the entities counted: events of new entities past
+	// it go to the dead-letter topic. Default 10,000.
+	MaxEntities int
+	// Configured reports whether the configuration lists an entity; nil
+	// means none is listed. Configured entities are always counted.
+	Configured func(entity string) bool
+	// RejectUnknown sends events of entities not configured to the
+	// dead-letter topic (policy.unknown_entities: dead_letter).
+	RejectUnknown bool
 	// OnFlush is called after flushes that reached the store, with the
 	// entities they touched; the policy layer re-evaluates them. It runs
 	// beside the flush loop, one call at a time, so that a slow evaluation
@@ -69,8 +93,11 @@ type Options struct {
 	// land during a call come together in the next one. Run returns after
 	// the last call.
 	OnFlush func(ctx context.Context, entities []string)
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// OnStoreBehind is called when the store turns out to hold less than
+	// this instance recorded in it: it lost or rolled back data.
+	OnStoreBehind func(err error)
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -92,6 +119,18 @@ func (o *Options) defaults() {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 10 * time.Second
 	}
+	if o.RecheckInterval <= 0 {
+		o.RecheckInterval = 5 * time.Second
+	}
+	if o.MaxEntities <= 0 {
+		o.MaxEntities = 10_000
+	}
+	if o.Configured == nil {
+		o.Configured = func(string) bool { return false }
+	}
+	if o.OnStoreBehind == nil {
+		o.OnStoreBehind = func(error) {}
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -102,7 +141,7 @@ func (o *Options) defaults() {
 
 // Ingester is the consumer and the flusher of one instance.
 type Ingester struct {
-	src   Source
+	src   *Consumer
 	dlq   DeadLetters
 	store Store
 	opts  Options
@@ -111,9 +150,14 @@ type Ingester struct {
 	mu      sync.Mutex
 	cond    *sync.Cond // signalled when a flush drained the pending work
 	cur     *pending   // filled by the fetch loop
+	gen     *genState  // the generation being read; nil between generations
 	running bool
 	flushOK bool
 	lastErr error
+	// known holds the entities counted (see admit); knownLoaded tells
+	// whether those of the store are among them yet.
+	known       map[string]struct{}
+	knownLoaded bool
 	// dense holds the cells dense in the store: new batches start them
 	// dense (sketch.Batch.AddDense).
 	dense sketch.Dense
@@ -122,6 +166,28 @@ type Ingester struct {
 	notified   map[string]struct{}
 	notifyWake chan struct{}
 	kick       chan struct{} // asks the flush loop for an early flush
+}
+
+// genState is what the ingester keeps of the generation it reads. Its maps
+// are guarded by Ingester.mu.
+type genState struct {
+	g    *generation
+	msgs chan kafka.Message // from the partition readers
+	// floors holds, per partition being read, the least offset the store
+	// must still hold: what it held when reading started, then what this
+	// instance recorded. Less means the store lost data.
+	floors map[int]int64
+	// hold holds the partitions being replayed into a store that fell
+	// behind the group: their offsets are committed only once the replay
+	// reaches the offset the group had committed, so that a crash during
+	// the replay cannot hide it.
+	hold map[int]int64
+	// position is the next offset handed to the batch, per partition.
+	position map[int]int64
+	// waiting holds the partitions not read yet, and why.
+	waiting map[int]string
+	// lastCheck is when the store's offsets were last checked.
+	lastCheck time.Time
 }
 
 // pending is the work between two commits: the sketches to merge, the dead
@@ -142,13 +208,15 @@ func newPending() *pending {
 // idle reports whether p holds no work.
 func (p *pending) idle() bool { return len(p.last) == 0 && len(p.batch) == 0 && len(p.dead) == 0 }
 
-// New returns an ingester reading src and merging into st.
-func New(src Source, dlq DeadLetters, st Store, reg prometheus.Registerer, opts Options) *Ingester {
+// New returns an ingester reading the consumer group of src and merging
+// into st.
+func New(src *Consumer, dlq DeadLetters, st Store, reg prometheus.Registerer, opts Options) *Ingester {
 	opts.defaults()
 	in := &Ingester{
 		src: src, dlq: dlq, store: st, opts: opts,
 		m:     newMetrics(reg),
 		cur:   newPending(),
+		known: make(map[string]struct{}),
 		dense: make(sketch.Dense),
 		kick:  make(chan struct{}, 1),
 
@@ -159,30 +227,38 @@ func New(src Source, dlq DeadLetters, st Store, reg prometheus.Registerer, opts 
 	return in
 }
 
-// Ready returns nil while the fetch loop runs and the last flush succeeded.
+// Ready returns nil while the ingester holds a generation of the group,
+// reads every partition assigned to it, and its last flush succeeded.
 func (in *Ingester) Ready() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	switch {
 	case !in.running:
 		return errors.New("consumer not running")
+	case in.gen == nil:
+		return errors.New("consumer joining the group: no partitions assigned yet")
+	case len(in.gen.waiting) > 0:
+		ps := slices.Sorted(maps.Keys(in.gen.waiting))
+		return fmt.Errorf("partition %d not read yet: %s", ps[0], in.gen.waiting[ps[0]])
 	case !in.flushOK:
 		return fmt.Errorf("flush failing: %w", in.lastErr)
 	}
 	return nil
 }
 
-// Run consumes until ctx ends, then flushes and commits what it holds within
-// the shutdown timeout. It returns nil on a clean shutdown.
+// Run consumes until ctx ends, generation after generation of the group,
+// then flushes and commits what it holds within the shutdown timeout. No
+// error of the broker or the store ends it: it waits and tries again. It
+// returns nil on a clean shutdown.
 func (in *Ingester) Run(ctx context.Context) error {
 	in.mu.Lock()
 	in.running, in.flushOK = true, true
 	in.mu.Unlock()
-
-	fetchCtx, stopFetch := context.WithCancel(ctx)
-	defer stopFetch()
-	fetchDone := make(chan error, 1)
-	go func() { fetchDone <- in.fetchLoop(fetchCtx) }()
+	defer func() {
+		in.mu.Lock()
+		in.running = false
+		in.mu.Unlock()
+	}()
 
 	notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNotify()
@@ -192,7 +268,109 @@ func (in *Ingester) Run(ctx context.Context) error {
 		in.notifyLoop(notifyCtx, flushesDone)
 	}()
 
-	var fetchErr error
+	var flushErr error
+	for backoff := time.Duration(0); ctx.Err() == nil; {
+		g, err := in.src.next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, kafka.ErrGroupClosed) {
+				return err
+			}
+			backoff = in.wait(ctx, backoff, "join the consumer group", err)
+			continue
+		}
+		backoff = 0
+		flushErr = in.runGeneration(ctx, g)
+	}
+
+	// The last OnFlush, within the shutdown timeout.
+	close(flushesDone)
+	select {
+	case <-notifyDone:
+	case <-time.After(in.opts.ShutdownTimeout):
+		stopNotify()
+		<-notifyDone
+	}
+	if flushErr != nil {
+		flushErr = fmt.Errorf("final flush: %w (uncommitted messages will be redelivered)", flushErr)
+	}
+	return flushErr
+}
+
+// wait logs a failed step and waits before the next try; it returns the
+// next backoff.
+func (in *Ingester) wait(ctx context.Context, backoff time.Duration, what string, err error) time.Duration {
+	backoff = min(max(2*backoff, in.opts.MinBackoff), in.opts.MaxBackoff)
+	in.opts.Logger.Warn("cannot "+what+"; retrying", "err", err, "backoff", backoff.String())
+	select {
+	case <-ctx.Done():
+	case <-time.After(backoff):
+	}
+	return backoff
+}
+
+// loadKnown reads the entities of the store once, for the entity cap. Until
+// it succeeds, the cap counts the entities this instance saw.
+func (in *Ingester) loadKnown(ctx context.Context) error {
+	in.mu.Lock()
+	loaded := in.knownLoaded
+	in.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	ids, err := in.store.Entities(ctx)
+	if err != nil {
+		return err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.knownLoaded = true
+	for _, id := range ids {
+		in.known[id] = struct{}{}
+	}
+	in.m.entities.Set(float64(len(in.known)))
+	return nil
+}
+
+// runGeneration reads the partitions of g until the generation or ctx
+// ends, flushing every flush interval. At the end it flushes what it holds
+// (on shutdown, retrying within the shutdown timeout) and drops the rest:
+// what was not committed is read again by whoever holds the partition next.
+// It returns the last flush's error.
+func (in *Ingester) runGeneration(ctx context.Context, g *generation) error {
+	defer g.end()
+	gs := &genState{
+		g:        g,
+		msgs:     make(chan kafka.Message, 1024),
+		floors:   make(map[int]int64),
+		hold:     make(map[int]int64),
+		position: make(map[int]int64),
+		waiting:  make(map[int]string),
+	}
+	parts := g.partitions()
+	for _, p := range parts {
+		gs.waiting[p] = "starting"
+	}
+	in.m.lag.Reset()
+	in.mu.Lock()
+	in.gen = gs
+	in.mu.Unlock()
+	in.opts.Logger.Info("consumer group generation joined", "generation", g.gen.ID, "partitions", parts)
+	for _, p := range parts {
+		g.gen.Start(func(gctx context.Context) { in.readPartition(gctx, gs, p) })
+	}
+	g.gen.Start(func(gctx context.Context) { in.watchLag(gctx, gs) })
+
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
+	fetchDone := make(chan struct{})
+	go func() {
+		defer close(fetchDone)
+		in.fetchLoop(fetchCtx, g.ctx, gs)
+	}()
+
 	retry := newPending() // work whose flush failed, retried first
 	backoff := time.Duration(0)
 	timer := time.NewTimer(in.opts.FlushInterval)
@@ -202,15 +380,14 @@ loop:
 		select {
 		case <-ctx.Done():
 			break loop
-		case fetchErr = <-fetchDone:
-			fetchDone = nil
+		case <-g.ctx.Done():
 			break loop
 		case <-timer.C:
 		case <-in.kick:
 		}
-		if err := in.flush(ctx, retry); err != nil {
+		if err := in.flush(ctx, retry, gs); err != nil {
 			backoff = min(max(2*backoff, in.opts.MinBackoff), in.opts.MaxBackoff)
-			in.opts.Logger.Warn("flush failed; retrying", "err", err, "backoff", backoff)
+			in.opts.Logger.Warn("flush failed; retrying", "err", err, "backoff", backoff.String())
 		} else {
 			backoff = 0
 		}
@@ -223,23 +400,23 @@ loop:
 		timer.Reset(max(backoff, in.opts.FlushInterval))
 	}
 
-	// Shutdown: stop fetching (waking the fetch loop if backpressure holds
-	// it), wait for it, then flush what is held.
+	// Stop fetching (waking the fetch loop if backpressure holds it), then
+	// flush what is held: on shutdown until done or out of time, at the end
+	// of a generation once (its commit may fail: the next holder of the
+	// partitions reads those messages again).
 	stopFetch()
 	in.mu.Lock()
-	in.running = false
 	in.cond.Broadcast()
 	in.mu.Unlock()
-	if fetchDone != nil {
-		fetchErr = <-fetchDone
-	}
+	<-fetchDone
 
+	shutdown := ctx.Err() != nil
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.opts.ShutdownTimeout)
 	defer cancel()
 	var flushErr error
 	for {
-		flushErr = in.flush(sctx, retry)
-		if flushErr == nil && retry.idle() && in.curIdle() || sctx.Err() != nil {
+		flushErr = in.flush(sctx, retry, gs)
+		if !shutdown || flushErr == nil && retry.idle() && in.curIdle() || sctx.Err() != nil {
 			break
 		}
 		if flushErr != nil {
@@ -249,21 +426,16 @@ loop:
 			}
 		}
 	}
-	// The last OnFlush, within what is left of the shutdown timeout.
-	close(flushesDone)
-	select {
-	case <-notifyDone:
-	case <-sctx.Done():
-		stopNotify()
-		<-notifyDone
+	in.mu.Lock()
+	in.gen = nil
+	in.cur = newPending()
+	in.cond.Broadcast()
+	in.mu.Unlock()
+	if !shutdown {
+		in.opts.Logger.Info("consumer group generation ended", "generation", g.gen.ID)
+		return nil
 	}
-	if flushErr != nil {
-		flushErr = fmt.Errorf("final flush: %w (uncommitted messages will be redelivered)", flushErr)
-	}
-	if errors.Is(fetchErr, context.Canceled) {
-		fetchErr = nil
-	}
-	return errors.Join(fetchErr, flushErr)
+	return flushErr
 }
 
 func (in *Ingester) curIdle() bool {
@@ -272,30 +444,208 @@ func (in *Ingester) curIdle() bool {
 	return in.cur.idle()
 }
 
-// fetchLoop reads messages until ctx ends or the reader fails for good.
-func (in *Ingester) fetchLoop(ctx context.Context) error {
+// fetchLoop hands the messages of the partition readers to the batch until
+// ctx or the generation ends.
+func (in *Ingester) fetchLoop(ctx, gctx context.Context, gs *genState) {
 	var hashes []uint64
 	for {
 		in.mu.Lock()
-		for in.cur.subjects >= in.opts.MaxPending && ctx.Err() == nil && in.running {
+		for in.cur.subjects >= in.opts.MaxPending && ctx.Err() == nil && gctx.Err() == nil {
 			in.cond.Wait()
 		}
 		in.mu.Unlock()
-
-		msg, err := in.src.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("fetch: %w", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-gctx.Done():
+			return
+		case msg := <-gs.msgs:
+			hashes = in.add(gs, msg, hashes[:0])
 		}
-		hashes = in.add(msg, hashes[:0])
+	}
+}
+
+// readPartition reads one partition of the generation into gs.msgs, from
+// where the store and the group agree it should start (see startOffset).
+// A partition that cannot be read is looked at again every
+// RecheckInterval; it ends the generation only when its events turn out to
+// be gone, so that the partitions are checked again.
+func (in *Ingester) readPartition(gctx context.Context, gs *genState, p int) {
+	log := in.opts.Logger.With("partition", p)
+	var start int64
+	for {
+		var err error
+		start, err = in.resolve(gctx, gs, p)
+		if err == nil {
+			break
+		}
+		in.mu.Lock()
+		gs.waiting[p] = err.Error()
+		in.mu.Unlock()
+		var lost *LostError
+		if errors.As(err, &lost) {
+			in.opts.OnStoreBehind(err)
+			log.Error("partition not read: its events are counted nowhere", "err", err)
+		} else {
+			log.Warn("partition not read yet", "err", err)
+		}
+		select {
+		case <-gctx.Done():
+			return
+		case <-time.After(in.opts.RecheckInterval):
+		}
+	}
+	in.mu.Lock()
+	delete(gs.waiting, p)
+	gs.position[p] = max(start, 0)
+	in.mu.Unlock()
+
+	r := in.src.reader(p, start)
+	defer r.Close()
+	backoff := time.Duration(0)
+	for {
+		m, err := r.FetchMessage(gctx)
+		if err != nil {
+			if gctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, kafka.OffsetOutOfRange) {
+				// Retention deleted events not yet read: rejoin, so that
+				// resolve says what is gone.
+				log.Error("events deleted by retention before they were counted; rejoining the group", "err", err)
+				return
+			}
+			backoff = min(max(2*backoff, in.opts.MinBackoff), in.opts.MaxBackoff)
+			log.Warn("fetch failed; retrying", "err", err, "backoff", backoff.String())
+			select {
+			case <-gctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			continue
+		}
+		backoff = 0
+		select {
+		case gs.msgs <- m:
+		case <-gctx.Done():
+			return
+		}
+	}
+}
+
+// resolve returns the offset to read partition p from, and records its
+// floor and hold in gs.
+func (in *Ingester) resolve(ctx context.Context, gs *genState, p int) (int64, error) {
+	stored, err := in.store.Offsets(ctx, in.src.cfg.GroupID, in.src.cfg.Topic)
+	if err != nil {
+		return 0, fmt.Errorf("read the store's offsets: %w", err)
+	}
+	s, ok := stored[p]
+	if !ok {
+		s = store.NoOffset
+	}
+	committed := gs.g.committed[p]
+	start, err := StartOffset(p, committed, s, func() (int64, error) {
+		w, err := in.src.watermarks(ctx, []int{p}, true)
+		return w[p], err
+	})
+	if err != nil {
+		return 0, err
+	}
+	in.mu.Lock()
+	gs.floors[p] = s
+	if committed >= 0 && s < committed {
+		gs.hold[p] = committed
+		in.opts.Logger.Error("the store holds less than the consumer group committed: replaying from the store's offset",
+			"partition", p, "store", s, "committed", committed, "replay_from", start)
+	}
+	in.mu.Unlock()
+	return start, nil
+}
+
+// LostError reports events of a partition counted nowhere: the store does
+// not hold them and Kafka no longer has them.
+type LostError struct {
+	Partition int
+	// Stored is the store's offset (store.NoOffset if none), Committed the
+	// group's (negative if none), Oldest the oldest offset Kafka holds.
+	Stored, Committed, Oldest int64
+}
+
+// From is the first offset lost.
+func (e *LostError) From() int64 {
+	if e.Committed >= 0 && e.Committed <= e.Stored {
+		return e.Committed
+	}
+	return max(e.Stored, 0)
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("partition %d: the store covers offsets below %d, the group committed %d, and Kafka keeps offsets from %d on: "+
+		"%d events (offsets %d to %d) are counted nowhere; restore the store from a backup, or run `transferwatch store accept-loss`",
+		e.Partition, max(e.Stored, 0), e.Committed, e.Oldest, e.Oldest-e.From(), e.From(), e.Oldest-1)
+}
+
+// StartOffset decides where to read partition p from: the group's
+// committed offset (negative: none), unless the store holds less (stored;
+// store.NoOffset: nothing), in which case the store lost or rolled back
+// data and the events from its offset are read again, exactly what it
+// lacks. oldest returns the oldest offset Kafka holds; when the events to
+// read are older, they are gone and StartOffset returns a *LostError.
+func StartOffset(p int, committed, stored int64, oldest func() (int64, error)) (int64, error) {
+	var start int64
+	switch {
+	case committed < 0 && stored < 0:
+		return kafka.FirstOffset, nil
+	case committed < 0:
+		start = stored
+	case stored >= committed:
+		start = committed
+	default:
+		start = max(stored, 0)
+	}
+	lw, err := oldest()
+	if err != nil {
+		return 0, fmt.Errorf("read the oldest offset: %w", err)
+	}
+	if start < lw {
+		return 0, &LostError{Partition: p, Stored: stored, Committed: committed, Oldest: lw}
+	}
+	return start, nil
+}
+
+// watchLag sets the consumer lag of the generation's partitions every few
+// seconds: the high watermark against the next offset handed to a batch,
+// so that the lag grows while fetching is held back.
+func (in *Ingester) watchLag(gctx context.Context, gs *genState) {
+	parts := gs.g.partitions()
+	if len(parts) == 0 {
+		<-gctx.Done()
+		return
+	}
+	t := time.NewTicker(min(in.opts.RecheckInterval, 2*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-gctx.Done():
+			return
+		case <-t.C:
+		}
+		hw, err := in.src.watermarks(gctx, parts, false)
+		if err != nil {
+			continue // the broker is away; the gauge keeps its last value
+		}
+		in.mu.Lock()
+		for p, pos := range gs.position {
+			in.m.setLag(p, hw[p]-pos)
+		}
+		in.mu.Unlock()
 	}
 }
 
 // add decodes msg and adds it to the pending work. It returns hashes for
 // reuse.
-func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
+func (in *Ingester) add(gs *genState, msg kafka.Message, hashes []uint64) []uint64 {
 	now := in.opts.Now()
 	ev, err := event.Decode(msg.Value, now)
 	var year, day, thisYear int
@@ -309,6 +659,12 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 	}
 
 	in.mu.Lock()
+	if err == nil {
+		err = in.admit(ev.Entity, len(hashes) > 0)
+		if err != nil {
+			hashes = hashes[:0]
+		}
+	}
 	p := in.cur
 	if err != nil {
 		p.dead = append(p.dead, deadLetter(msg, err))
@@ -318,6 +674,7 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 		p.subjects += len(hashes)
 	}
 	p.last[msg.Partition] = msg
+	gs.position[msg.Partition] = msg.Offset + 1
 	full := p.subjects >= in.opts.MaxPending
 	in.mu.Unlock()
 
@@ -338,23 +695,58 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 	return hashes
 }
 
+// admit decides whether the events of entity are counted, under in.mu:
+// configured entities always are; with RejectUnknown, no other is; else
+// new entities are, until MaxEntities are known. counts is whether the
+// event adds to any figure (an event older than both windows does not, and
+// makes no entity known).
+func (in *Ingester) admit(entity string, counts bool) error {
+	if in.opts.Configured(entity) {
+		if _, ok := in.known[entity]; !ok && counts {
+			in.known[entity] = struct{}{}
+			in.m.entities.Set(float64(len(in.known)))
+		}
+		return nil
+	}
+	if in.opts.RejectUnknown {
+		return fmt.Errorf("entity %q is not configured (policy.unknown_entities: dead_letter)", entity)
+	}
+	if _, ok := in.known[entity]; ok || !counts {
+		return nil
+	}
+	if len(in.known) >= in.opts.MaxEntities {
+		return fmt.Errorf("entity %q is new and %d entities are counted already (limits.max_entities)", entity, len(in.known))
+	}
+	in.known[entity] = struct{}{}
+	in.m.entities.Set(float64(len(in.known)))
+	return nil
+}
+
 // flush tries to finish the work held in retry — merge, dead letters,
-// commit — taking the current work first when retry is idle. On failure
-// retry keeps what is left, and the current work stays where it is: it fills
-// up to MaxPending and then fetching waits, so a long outage holds memory
-// bounded instead of piling batches onto the retry.
-func (in *Ingester) flush(ctx context.Context, retry *pending) error {
+// offsets, commit — taking the current work first when retry is idle. On
+// failure retry keeps what is left, and the current work stays where it
+// is: it fills up to MaxPending and then fetching waits, so a long outage
+// holds memory bounded instead of piling batches onto the retry. With no
+// work, it checks every RecheckInterval that the store still holds the
+// offsets recorded.
+func (in *Ingester) flush(ctx context.Context, retry *pending, gs *genState) error {
 	if retry.idle() {
 		in.mu.Lock()
 		*retry, in.cur = *in.cur, newPending()
 		in.cond.Broadcast()
 		in.mu.Unlock()
 	}
+	if err := in.loadKnown(ctx); err != nil {
+		return fmt.Errorf("read the entities of the store: %w", err)
+	}
 	if retry.idle() {
-		return nil
+		if time.Since(gs.lastCheck) < in.opts.RecheckInterval {
+			return nil
+		}
+		return in.recordOffsets(ctx, gs, nil)
 	}
 	start := time.Now()
-	err := in.finish(ctx, retry)
+	err := in.finish(ctx, retry, gs)
 	in.m.flushDuration.Observe(time.Since(start).Seconds())
 
 	in.mu.Lock()
@@ -367,7 +759,7 @@ func (in *Ingester) flush(ctx context.Context, retry *pending) error {
 	return err
 }
 
-func (in *Ingester) finish(ctx context.Context, p *pending) error {
+func (in *Ingester) finish(ctx context.Context, p *pending, gs *genState) error {
 	var entities []string
 	if !p.merged && len(p.batch) > 0 {
 		if err := in.store.Merge(ctx, p.batch); err != nil {
@@ -379,30 +771,21 @@ func (in *Ingester) finish(ctx context.Context, p *pending) error {
 		in.dense.Learn(p.batch)
 		in.mu.Unlock()
 	}
-	if len(p.dead) > 0 {
-		err := in.dlq.WriteMessages(ctx, p.dead...)
-		if tooLarge(err) && truncate(p.dead) {
-			// A dead letter may never block its partition: one the
-			// dead-letter topic refuses goes again with its value cut.
-			err = in.dlq.WriteMessages(ctx, p.dead...)
-		}
-		if err != nil {
-			return fmt.Errorf("write dead letters: %w", err)
-		}
-		p.dead = nil
+	if err := in.writeDeadLetters(ctx, p); err != nil {
+		return err
 	}
 	if len(p.last) > 0 {
-		msgs := make([]kafka.Message, 0, len(p.last))
-		for _, m := range p.last {
-			msgs = append(msgs, m)
+		next := make(map[int]int64, len(p.last))
+		for part, m := range p.last {
+			next[part] = m.Offset + 1
 		}
-		if err := in.src.CommitMessages(ctx, msgs...); err != nil {
+		// The store records what its figures cover before the group
+		// commits it: a committed offset the store lacks is a loss.
+		if err := in.recordOffsets(ctx, gs, next); err != nil {
+			return err
+		}
+		if err := in.commit(gs, next); err != nil {
 			return fmt.Errorf("commit offsets: %w", err)
-		}
-		for _, m := range msgs {
-			if m.HighWaterMark > 0 {
-				in.m.setLag(m.Partition, m.HighWaterMark-m.Offset-1)
-			}
 		}
 	}
 	*p = *newPending()
@@ -418,6 +801,94 @@ func (in *Ingester) finish(ctx context.Context, p *pending) error {
 		}
 	}
 	return nil
+}
+
+// recordOffsets records next in the store, checking that it still holds
+// the floors of gs. A store found behind ends the generation: the
+// partitions are resolved again, from what the store now holds.
+func (in *Ingester) recordOffsets(ctx context.Context, gs *genState, next map[int]int64) error {
+	in.mu.Lock()
+	floors := maps.Clone(gs.floors)
+	in.mu.Unlock()
+	err := in.store.RecordOffsets(ctx, in.src.cfg.GroupID, in.src.cfg.Topic, next, floors)
+	var behind *store.OffsetsBehindError
+	if errors.As(err, &behind) {
+		in.opts.Logger.Error("the store lost or rolled back data: no further commits; rejoining to replay what it lacks", "err", err)
+		in.opts.OnStoreBehind(err)
+		gs.g.end()
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("record offsets in the store: %w", err)
+	}
+	in.mu.Lock()
+	gs.lastCheck = time.Now()
+	for part, off := range next {
+		gs.floors[part] = max(gs.floors[part], off)
+	}
+	in.mu.Unlock()
+	return nil
+}
+
+// commit commits next, less the partitions being replayed into a store
+// that fell behind until the replay reaches the group's old offset.
+func (in *Ingester) commit(gs *genState, next map[int]int64) error {
+	in.mu.Lock()
+	for part, off := range next {
+		if hold, ok := gs.hold[part]; ok {
+			if off < hold {
+				delete(next, part)
+				continue
+			}
+			delete(gs.hold, part)
+			in.opts.Logger.Info("partition replayed into the store up to the group's offset", "partition", part, "offset", off)
+		}
+	}
+	in.mu.Unlock()
+	if err := gs.g.commit(in.src.cfg.Topic, next); err != nil {
+		if gs.g.ctx.Err() != nil {
+			// The generation ended: the next holder reads these again.
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// writeDeadLetters writes the dead letters of p, each once: after a
+// partial failure only those not written are written again.
+func (in *Ingester) writeDeadLetters(ctx context.Context, p *pending) error {
+	for attempt := 0; len(p.dead) > 0; attempt++ {
+		err := in.dlq.WriteMessages(ctx, p.dead...)
+		if err == nil {
+			p.dead = nil
+			return nil
+		}
+		p.dead = notWritten(p.dead, err)
+		if attempt == 0 && tooLarge(err) && truncate(p.dead) {
+			// A dead letter may never block its partition: one the
+			// dead-letter topic refuses goes again with its value cut.
+			continue
+		}
+		return fmt.Errorf("write dead letters: %w", err)
+	}
+	return nil
+}
+
+// notWritten returns the messages of msgs that the failed write err did not
+// write: those whose error it names, or all when it names none.
+func notWritten(msgs []kafka.Message, err error) []kafka.Message {
+	var werrs kafka.WriteErrors
+	if !errors.As(err, &werrs) || len(werrs) != len(msgs) {
+		return msgs
+	}
+	var out []kafka.Message
+	for i, e := range werrs {
+		if e != nil {
+			out = append(out, msgs[i])
+		}
+	}
+	return out
 }
 
 // notifyLoop calls OnFlush with the entities flushed since its last call,

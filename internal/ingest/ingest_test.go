@@ -39,8 +39,35 @@ type rig struct {
 }
 
 func newRig(t *testing.T, flush time.Duration, now time.Time) *rig {
+	return newRigWith(t, flush, now, ingest.Options{})
+}
+
+// newRigOne is a rig on a topic of one partition, flushing every 20ms.
+func newRigOne(t *testing.T, now time.Time, o ingest.Options) *rig {
+	return newRigOn(t, 1, 20*time.Millisecond, now, o)
+}
+
+// consumer returns a consumer of group "g" on topic in of c.
+func consumer(t *testing.T, c *kafkatest.Cluster) *ingest.Consumer {
 	t.Helper()
-	c := kafkatest.New(t, 2, in)
+	cons, err := ingest.NewConsumer(ingest.ConsumerConfig{
+		Brokers: []string{c.Addr()}, Topic: in, GroupID: "g", Transport: c.Transport(),
+		SessionTimeout: 6 * time.Second, MaxWait: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cons.Close() })
+	return cons
+}
+
+func newRigWith(t *testing.T, flush time.Duration, now time.Time, o ingest.Options) *rig {
+	return newRigOn(t, 2, flush, now, o)
+}
+
+func newRigOn(t *testing.T, partitions int32, flush time.Duration, now time.Time, o ingest.Options) *rig {
+	t.Helper()
+	c := kafkatest.New(t, partitions, in)
 	// The dead-letter topic refuses messages over 200 kB, as a topic left
 	// at a small max.message.bytes would.
 	cl := &kafka.Client{Addr: kafka.TCP(c.Addr())}
@@ -52,19 +79,14 @@ func newRig(t *testing.T, flush time.Duration, now time.Time) *rig {
 		t.Fatalf("create %s: %v %v", dlq, err, resp)
 	}
 	r := &rig{c: c, store: memstore.New(), reg: prometheus.NewRegistry(), done: make(chan error, 1)}
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: []string{c.Addr()}, GroupID: "g", Topic: in,
-		MaxWait: 50 * time.Millisecond, StartOffset: kafka.FirstOffset,
-	})
 	writer := &kafka.Writer{Addr: kafka.TCP(c.Addr()), Topic: dlq, BatchTimeout: time.Millisecond,
 		BatchBytes: 16 << 20, RequiredAcks: kafka.RequireAll}
-	t.Cleanup(func() { writer.Close(); reader.Close() })
+	t.Cleanup(func() { writer.Close() })
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	key, _ := subject.ParseKey("000102030405060708090a0b0c0d0e0f")
-	r.ing = ingest.New(reader, writer, r.store, r.reg, ingest.Options{
-		Location: loc, Hasher: subject.New(key), FlushInterval: flush,
-		Now: func() time.Time { return now },
-	})
+	o.Location, o.Hasher, o.FlushInterval = loc, subject.New(key), flush
+	o.Now = func() time.Time { return now }
+	r.ing = ingest.New(consumer(t, c), writer, r.store, r.reg, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	go func() { r.done <- r.ing.Run(ctx) }()
@@ -200,6 +222,19 @@ func counter(t *testing.T, reg *prometheus.Registry, name, result string) promet
 	})
 }
 
+// gauge returns the value of an unlabelled gauge.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	return collectorFunc(func(ch chan<- prometheus.Metric) {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, "", nil, nil), prometheus.GaugeValue, mf.GetMetric()[0].GetGauge().GetValue())
+			}
+		}
+	})
+}
+
 type collectorFunc func(chan<- prometheus.Metric)
 
 func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
@@ -217,15 +252,11 @@ func TestBackpressureDuringStoreOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rds.Stop()
 
-	reader := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{c.Addr()}, GroupID: "g", Topic: in,
-		MaxWait: 50 * time.Millisecond, StartOffset: kafka.FirstOffset, QueueCapacity: 10})
 	writer := &kafka.Writer{Addr: kafka.TCP(c.Addr()), Topic: dlq, BatchTimeout: time.Millisecond}
 	defer writer.Close()
-	defer reader.Close()
 	reg := prometheus.NewRegistry()
-	ing := ingest.New(reader, writer, st, reg, ingest.Options{
+	ing := ingest.New(consumer(t, c), writer, st, reg, ingest.Options{
 		Location: time.UTC, FlushInterval: 20 * time.Millisecond, MaxPending: 100,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		Now: func() time.Time { return now },
@@ -234,6 +265,10 @@ func TestBackpressureDuringStoreOutage(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
 	defer func() { cancel(); <-done }()
+	// Reading starts where the store and the group agree: with the store
+	// up. Then the store goes away.
+	eventually(t, "partitions read", func() bool { return ing.Ready() == nil })
+	rds.Stop()
 
 	var msgs []kafka.Message
 	for i := range 1000 {

@@ -14,6 +14,7 @@ type metrics struct {
 	flushDuration prometheus.Histogram
 	flushErrors   prometheus.Counter
 	lag           *prometheus.GaugeVec
+	entities      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -40,8 +41,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		lag: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "transferwatch_consumer_lag",
-			Help: "Messages between the last flushed offset and the partition's high watermark.",
+			Help: "Messages between the fetch position and the partition's high watermark, per partition this instance reads.",
 		}, []string{"partition"}),
+		entities: f.NewGauge(prometheus.GaugeOpts{
+			Name: "transferwatch_entities",
+			Help: "Entities counted (see limits.max_entities).",
+		}),
 	}
 }
 

@@ -21,7 +21,9 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/transferwatch/transferwatch/internal/poll"
@@ -363,4 +365,41 @@ func (c *Cluster) Assignments(group string) []int {
 		out = append(out, n)
 	}
 	return out
+}
+
+// DeleteRecords deletes the records of one partition of topic below
+// offset, as retention would: afterwards the partition's oldest offset is
+// offset.
+func (c *Cluster) DeleteRecords(topic string, partition int32, offset int64) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Addr())}
+	if c.tls != nil {
+		opts = append(opts, kgo.DialTLSConfig(c.tls))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		c.t.Fatalf("kafkatest: %v", err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Partition, rp.Offset = partition, offset
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 10_000
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		c.t.Fatalf("kafkatest: delete records: %v", err)
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				c.t.Fatalf("kafkatest: delete records of %s/%d: %v", t.Topic, p.Partition, err)
+			}
+		}
+	}
 }
