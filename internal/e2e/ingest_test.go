@@ -197,6 +197,8 @@ func TestRedisOutage(t *testing.T) {
 	c.Produce(topic, s.msgs[1000:]...)
 	eventually(t, "/readyz answers 503", func() bool { code, _ := svc.get("/readyz"); return code == 503 })
 	eventually(t, "several failed flushes", func() bool { return metric(svc, "transferwatch_flush_errors_total") >= 3 })
+	// The lag counts what is not in the store yet, though it was read.
+	eventually(t, "the consumer lag to show the waiting events", func() bool { return lagSum(svc) >= 1000 })
 	if drained(c, "tw", len(s.msgs)) {
 		t.Fatal("offsets were committed while Redis was down")
 	}
@@ -236,6 +238,20 @@ func metric(s *service, name string) float64 {
 		}
 	}
 	return -1
+}
+
+// lagSum returns the sum of transferwatch_consumer_lag over partitions.
+func lagSum(s *service) float64 {
+	_, body := s.get("/metrics")
+	sum := 0.0
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "transferwatch_consumer_lag{") {
+			f := strings.Fields(l)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			sum += v
+		}
+	}
+	return sum
 }
 
 func accepted(s *service) float64 { return metric(s, `transferwatch_events_total{result="accepted"}`) }

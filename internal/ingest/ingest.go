@@ -182,8 +182,9 @@ type genState struct {
 	// reaches the offset the group had committed, so that a crash during
 	// the replay cannot hide it.
 	hold map[int]int64
-	// position is the next offset handed to the batch, per partition.
-	position map[int]int64
+	// flushed is, per partition read, the next offset not yet counted in
+	// the store.
+	flushed map[int]int64
 	// waiting holds the partitions not read yet, and why.
 	waiting map[int]string
 	// lastCheck is when the store's offsets were last checked.
@@ -224,6 +225,7 @@ func New(src *Consumer, dlq DeadLetters, st Store, reg prometheus.Registerer, op
 		notifyWake: make(chan struct{}, 1),
 	}
 	in.cond = sync.NewCond(&in.mu)
+	in.m.entityLimit.Set(float64(opts.MaxEntities))
 	return in
 }
 
@@ -346,7 +348,7 @@ func (in *Ingester) runGeneration(ctx context.Context, g *generation) error {
 		msgs:     make(chan kafka.Message, 1024),
 		floors:   make(map[int]int64),
 		hold:     make(map[int]int64),
-		position: make(map[int]int64),
+		flushed:  make(map[int]int64),
 		waiting:  make(map[int]string),
 	}
 	parts := g.partitions()
@@ -460,7 +462,7 @@ func (in *Ingester) fetchLoop(ctx, gctx context.Context, gs *genState) {
 		case <-gctx.Done():
 			return
 		case msg := <-gs.msgs:
-			hashes = in.add(gs, msg, hashes[:0])
+			hashes = in.add(msg, hashes[:0])
 		}
 	}
 }
@@ -497,7 +499,7 @@ func (in *Ingester) readPartition(gctx context.Context, gs *genState, p int) {
 	}
 	in.mu.Lock()
 	delete(gs.waiting, p)
-	gs.position[p] = max(start, 0)
+	gs.flushed[p] = max(start, 0)
 	in.mu.Unlock()
 
 	r := in.src.reader(p, start)
@@ -615,8 +617,9 @@ func StartOffset(p int, committed, stored int64, oldest func() (int64, error)) (
 }
 
 // watchLag sets the consumer lag of the generation's partitions every few
-// seconds: the high watermark against the next offset handed to a batch,
-// so that the lag grows while fetching is held back.
+// seconds: the high watermark against the next offset not yet counted in
+// the store, so that the lag grows while the store is away, whether the
+// events wait in Kafka or in memory.
 func (in *Ingester) watchLag(gctx context.Context, gs *genState) {
 	parts := gs.g.partitions()
 	if len(parts) == 0 {
@@ -636,7 +639,7 @@ func (in *Ingester) watchLag(gctx context.Context, gs *genState) {
 			continue // the broker is away; the gauge keeps its last value
 		}
 		in.mu.Lock()
-		for p, pos := range gs.position {
+		for p, pos := range gs.flushed {
 			in.m.setLag(p, hw[p]-pos)
 		}
 		in.mu.Unlock()
@@ -645,7 +648,7 @@ func (in *Ingester) watchLag(gctx context.Context, gs *genState) {
 
 // add decodes msg and adds it to the pending work. It returns hashes for
 // reuse.
-func (in *Ingester) add(gs *genState, msg kafka.Message, hashes []uint64) []uint64 {
+func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 	now := in.opts.Now()
 	ev, err := event.Decode(msg.Value, now)
 	var year, day, thisYear int
@@ -674,7 +677,6 @@ func (in *Ingester) add(gs *genState, msg kafka.Message, hashes []uint64) []uint
 		p.subjects += len(hashes)
 	}
 	p.last[msg.Partition] = msg
-	gs.position[msg.Partition] = msg.Offset + 1
 	full := p.subjects >= in.opts.MaxPending
 	in.mu.Unlock()
 
@@ -825,6 +827,7 @@ func (in *Ingester) recordOffsets(ctx context.Context, gs *genState, next map[in
 	gs.lastCheck = time.Now()
 	for part, off := range next {
 		gs.floors[part] = max(gs.floors[part], off)
+		gs.flushed[part] = max(gs.flushed[part], off)
 	}
 	in.mu.Unlock()
 	return nil

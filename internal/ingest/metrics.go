@@ -15,6 +15,7 @@ type metrics struct {
 	flushErrors   prometheus.Counter
 	lag           *prometheus.GaugeVec
 	entities      prometheus.Gauge
+	entityLimit   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -41,11 +42,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		lag: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "transferwatch_consumer_lag",
-			Help: "Messages between the fetch position and the partition's high watermark, per partition this instance reads.",
+			Help: "Messages of a partition this instance reads not yet counted in the store: the high watermark less the next offset flushed.",
 		}, []string{"partition"}),
 		entities: f.NewGauge(prometheus.GaugeOpts{
 			Name: "transferwatch_entities",
 			Help: "Entities counted (see limits.max_entities).",
+		}),
+		entityLimit: f.NewGauge(prometheus.GaugeOpts{
+			Name: "transferwatch_entities_limit",
+			Help: "limits.max_entities: past it, events of new entities go to the dead-letter topic.",
 		}),
 	}
 }

@@ -294,3 +294,39 @@ func command(addr string, tlsConf *tls.Config, args ...string) (string, error) {
 	}
 	return "", fmt.Errorf("unexpected reply %q", line)
 }
+
+// Backup saves the data set (SAVE) and returns a copy of the dump file, as
+// an operator's backup of a production Redis would be.
+func (in *Instance) Backup() []byte {
+	in.t.Helper()
+	if _, err := command(in.Addr(), in.tls, "SAVE"); err != nil {
+		in.t.Fatalf("redistest: SAVE on %s: %v", in.Addr(), err)
+	}
+	b, err := os.ReadFile(filepath.Join(in.dir, "dump.rdb"))
+	if err != nil {
+		in.t.Fatalf("redistest: read the dump of %s: %v", in.Addr(), err)
+	}
+	return b
+}
+
+// RestartWith stops the server and starts it again on the same port with
+// dump (from Backup) as its data set, or empty when dump is nil: a Redis
+// restored from a backup, or restarted without persistence.
+func (in *Instance) RestartWith(dump []byte) {
+	in.t.Helper()
+	in.Stop()
+	path := filepath.Join(in.dir, "dump.rdb")
+	var err error
+	if dump == nil {
+		err = os.Remove(path)
+		if errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+	} else {
+		err = os.WriteFile(path, dump, 0o600)
+	}
+	if err != nil {
+		in.t.Fatalf("redistest: %v", err)
+	}
+	in.Start()
+}
