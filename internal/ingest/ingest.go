@@ -344,12 +344,12 @@ func (in *Ingester) loadKnown(ctx context.Context) error {
 func (in *Ingester) runGeneration(ctx context.Context, g *generation) error {
 	defer g.end()
 	gs := &genState{
-		g:        g,
-		msgs:     make(chan kafka.Message, 1024),
-		floors:   make(map[int]int64),
-		hold:     make(map[int]int64),
-		flushed:  make(map[int]int64),
-		waiting:  make(map[int]string),
+		g:       g,
+		msgs:    make(chan kafka.Message, 1024),
+		floors:  make(map[int]int64),
+		hold:    make(map[int]int64),
+		flushed: make(map[int]int64),
+		waiting: make(map[int]string),
 	}
 	parts := g.partitions()
 	for _, p := range parts {
