@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,4 +70,121 @@ func TestKilledInstanceReplaced(t *testing.T) {
 	eventually(t, "/readyz 200", func() bool { code, _ := b.get("/readyz"); return code == 200 })
 	assertSame(t, redisFigures(t, rds.Addr(), "tw", s.expect.Entities()), s.expected(t))
 	b.stop()
+}
+
+// decisionWatch asks an instance's decision endpoint for an entity again
+// and again, from start until stop, and remembers every answer other than
+// a 200 "block" and a 503: a pipeline asking at any moment.
+type decisionWatch struct {
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	bad  []string
+	n503 int
+}
+
+func watchDecision(s *service, entity string) *decisionWatch {
+	w := &decisionWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			code, body := s.get("/v1/entities/" + entity + "/decision")
+			w.mu.Lock()
+			switch {
+			case code == 503:
+				w.n503++
+			case code == 200 && strings.Contains(body, `"decision":"block"`):
+			case code == 0:
+				// the instance is being stopped
+			default:
+				w.bad = append(w.bad, fmt.Sprintf("%d %s", code, body))
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+func (w *decisionWatch) end() (bad []string, n503 int) {
+	close(w.stop)
+	<-w.done
+	return w.bad, w.n503
+}
+
+// lastDecisions returns the last decisions message of each entity.
+func lastDecisions(t *testing.T, c *kafkatest.Cluster, atLeast int) map[string]signal {
+	t.Helper()
+	out := map[string]signal{}
+	for _, m := range c.ReadAll(decTopic, atLeast, 10*time.Second) {
+		var s signal
+		if err := json.Unmarshal(m.Value, &s); err != nil {
+			t.Fatal(err)
+		}
+		if prev, ok := out[s.Entity]; ok && s.Version < prev.Version {
+			t.Errorf("decisions of %s went backwards on the topic: version %d after %d", s.Entity, s.Version, prev.Version)
+		}
+		out[s.Entity] = s
+	}
+	return out
+}
+
+// TestRedisEmptiedNeverAllows: an entity at block; Redis restarts empty
+// (no persistence). The entity never answers allow: the decision endpoint
+// says 503 until the events are read again, transferwatch_store_ok drops
+// to 0, nothing goes backwards on the topic, and the figures come back
+// equal to an uninterrupted run's. Then a backup taken earlier is
+// restored: the service reads what the backup lacks and again ends equal.
+func TestRedisEmptiedNeverAllows(t *testing.T) {
+	c := cluster(t, 2)
+	rds := redistest.Server(t)
+	policy := "policy: {preset: cac-2022}\n"
+	ref := start(t, serviceConfig(t, c.Addr(), rds.Addr(), "ref", "ref", policy))
+	svc := start(t, serviceConfig(t, c.Addr(), rds.Addr(), "tw", "tw", policy))
+	isBlock := func() bool {
+		code, body := svc.get("/v1/entities/acme-sh/decision")
+		return code == 200 && strings.Contains(body, `"decision":"block"`)
+	}
+	c.Produce(topic, sensitiveEvents(t, "acme-sh", 0, 10_400)...)
+	eventually(t, "block", isBlock)
+	eventually(t, "everything committed", func() bool { return drained(c, "tw", 21) && drained(c, "ref", 21) })
+	before := lastDecisions(t, c, 1)["acme-sh"]
+	backup := rds.Backup()
+
+	w := watchDecision(svc, "acme-sh")
+	c.Produce(topic, sensitiveEvents(t, "acme-sh", 10_400, 11_000)...)
+	eventually(t, "the new events committed", func() bool { return drained(c, "tw", 23) && drained(c, "ref", 23) })
+	rds.RestartWith(nil) // Redis back, empty
+	eventually(t, "transferwatch_store_ok 0", func() bool { return metric(svc, "transferwatch_store_ok") == 0 })
+	eventually(t, "store_ok back to 1 after the replay", func() bool { return metric(svc, "transferwatch_store_ok") == 1 })
+	eventually(t, "block again", isBlock)
+	entities := []string{"acme-sh"}
+	eventually(t, "figures equal to an uninterrupted run", func() bool {
+		return fmt.Sprint(redisFigures(t, rds.Addr(), "tw", entities)) == fmt.Sprint(redisFigures(t, rds.Addr(), "ref", entities)) &&
+			redisFigures(t, rds.Addr(), "tw", entities)["acme-sh"].Estimate > 10_000
+	})
+
+	// The backup: older than what the group committed since.
+	rds.RestartWith(backup)
+	eventually(t, "transferwatch_store_ok 0 after the restore", func() bool { return metric(svc, "transferwatch_store_ok") == 0 })
+	eventually(t, "store_ok back to 1", func() bool { return metric(svc, "transferwatch_store_ok") == 1 })
+	eventually(t, "block after the restore", isBlock)
+	bad, n503 := w.end()
+	if len(bad) > 0 {
+		t.Errorf("the decision endpoint answered %d times other than block or 503, first %q", len(bad), bad[0])
+	}
+	if n503 == 0 {
+		t.Error("the decision endpoint never answered 503 while the store was incomplete")
+	}
+	assertSame(t, redisFigures(t, rds.Addr(), "tw", entities), redisFigures(t, rds.Addr(), "ref", entities))
+	after := lastDecisions(t, c, 1)["acme-sh"]
+	if after.Decision != "block" || after.Version < before.Version {
+		t.Errorf("last decision on the topic %+v; before the loss %+v", after, before)
+	}
+	ref.stop()
+	svc.stop()
 }
