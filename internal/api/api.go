@@ -32,13 +32,17 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// Token, when set, is required as "Authorization: Bearer <token>" on /v1.
 	Token string
+	// Registerer, when set, receives the request metrics of every route.
+	Registerer prometheus.Registerer
+	// Pprof serves /debug/pprof/, behind Token like /v1.
+	Pprof bool
 }
 
 var entityID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // Handler returns the HTTP handler.
 func Handler(o Options) http.Handler {
-	mux := http.NewServeMux()
+	mux := newRoutes(o.Registerer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -54,7 +58,7 @@ func Handler(o Options) http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
 
-	v1 := http.NewServeMux()
+	v1 := mux.guarded(func(h http.Handler) http.Handler { return requireToken(o.Token, h) })
 	v1.HandleFunc("GET /v1/entities", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, struct {
 			Entities []policy.Status `json:"entities"`
@@ -85,7 +89,9 @@ func Handler(o Options) http.Handler {
 	v1.HandleFunc("/v1/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})
-	mux.Handle("/v1/", requireToken(o.Token, v1))
+	if o.Pprof {
+		handlePprof(v1)
+	}
 	return mux
 }
 

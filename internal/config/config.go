@@ -1,7 +1,7 @@
 // Package config is the configuration of transferwatch: the YAML file of
 // the contract (§2), the environment variables that override it (§1), their
 // validation, and the resolution of what the file only names (the time
-// zone, the subject key file, the API token file).
+// zone, the subject key file, the API token file, the TLS files).
 //
 // The usual way in is Load, which reads a file, applies the environment,
 // validates and resolves, and reports every problem at once:
@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -27,6 +28,8 @@ import (
 	_ "time/tzdata"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/transferwatch/transferwatch/internal/tlsfiles"
 )
 
 // Config is the whole configuration of transferwatch.
@@ -408,8 +411,11 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 // Resolve loads what the configuration only names: the time zone into
 // Location, the subject key from subject_key_file (unless TW_SUBJECT_KEY
 // gave one) and the API token from http.token_file (unless TW_API_TOKEN
-// gave one). Every problem is reported, naming its field; no error ever
-// shows a key or a token.
+// gave one). It also reads the TLS files of an enabled TLS setting, as the
+// clients will: kafka.tls.ca_file and redis.tls.ca_file must hold PEM
+// certificates, kafka.tls.cert_file and key_file a certificate and the
+// private key that goes with it. Every problem is reported, naming its
+// field; no error ever shows a key or a token.
 func (c *Config) Resolve() error {
 	var p problems
 	if loc, ok := checkTimezone(&p, c.Timezone); ok {
@@ -435,7 +441,49 @@ func (c *Config) Resolve() error {
 			c.APIToken = tok
 		}
 	}
+	c.checkTLSFiles(&p)
 	return p.join()
+}
+
+// checkTLSFiles reads the files of the enabled TLS settings with the
+// clients' own loaders.
+func (c *Config) checkTLSFiles(p *problems) {
+	if k := c.Kafka.TLS; k.Enabled {
+		if k.CAFile != "" {
+			_, err := tlsfiles.CAPool(k.CAFile)
+			p.addErr(fileProblem("kafka.tls.ca_file", err))
+		}
+		var certErr, keyErr error
+		if k.CertFile != "" {
+			_, certErr = tlsfiles.Certificates(k.CertFile)
+			p.addErr(fileProblem("kafka.tls.cert_file", certErr))
+		}
+		if k.KeyFile != "" {
+			_, keyErr = tlsfiles.PrivateKey(k.KeyFile)
+			p.addErr(fileProblem("kafka.tls.key_file", keyErr))
+		}
+		if k.CertFile != "" && k.KeyFile != "" && certErr == nil && keyErr == nil {
+			_, err := tlsfiles.KeyPair(k.CertFile, k.KeyFile)
+			p.addErr(fileProblem("kafka.tls.key_file", err))
+		}
+	}
+	if r := c.Redis.TLS; r.Enabled && r.CAFile != "" {
+		_, err := tlsfiles.CAPool(r.CAFile)
+		p.addErr(fileProblem("redis.tls.ca_file", err))
+	}
+}
+
+// fileProblem is the problem of the file named by field, or nil: a file
+// that cannot be read keeps its *fs.PathError, one whose content is wrong
+// wraps ErrInvalid.
+func fileProblem(field string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*fs.PathError](err); ok {
+		return &FieldError{Field: field, Err: err}
+	}
+	return &FieldError{Field: field, Msg: err.Error(), Err: ErrInvalid}
 }
 
 // Load reads the configuration file at path, decodes it (Parse), applies
