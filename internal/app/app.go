@@ -178,33 +178,32 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}
 	var draining atomic.Bool
-	srv := &http.Server{
-		Handler: api.Handler(api.Options{
-			Statuses: dec,
-			Gatherer: reg,
-			Token:    cfg.APIToken,
-			Ready: func(r *http.Request) error {
-				if draining.Load() {
-					return errors.New("shutting down")
-				}
-				// The causes first (a store or broker that does not
-				// answer), then what follows from them.
-				pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-				defer cancel()
-				if err := st.Ping(pctx); err != nil {
-					return fmt.Errorf("store: %w", err)
-				}
-				if err := brokerAnswers(pctx, kset.Dialer(), cfg.Kafka.Brokers); err != nil {
-					return err
-				}
-				if err := in.Ready(); err != nil {
-					return err
-				}
-				return checker.OK()
-			},
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	srv := api.NewServer(api.Handler(api.Options{
+		Statuses:   dec,
+		Gatherer:   reg,
+		Registerer: reg,
+		Token:      cfg.APIToken,
+		Pprof:      cfg.HTTP.Pprof,
+		Ready: func(r *http.Request) error {
+			if draining.Load() {
+				return errors.New("shutting down")
+			}
+			// The causes first (a store or broker that does not
+			// answer), then what follows from them.
+			pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := st.Ping(pctx); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			if err := brokerAnswers(pctx, kset.Dialer(), cfg.Kafka.Brokers); err != nil {
+				return err
+			}
+			if err := in.Ready(); err != nil {
+				return err
+			}
+			return checker.OK()
+		},
+	}), log.With("component", "http"))
 
 	var g run.Group
 	// The run group returns only the first actor's error; the ingester's
