@@ -333,7 +333,7 @@ func (ev *evaluation) approvals(st *Status) map[int]Date {
 		if current && v.termEnd != nil {
 			years, _ := LegalTerm(ev.s.Preset.Name, v.Mechanism)
 			ev.add(sevApproval, 0, fmt.Sprintf("approval %s valid until %s, beyond the legal term of %d years (%s): held to expire %s",
-				v.label(), v.Until(), years, termBasis(ev.s.Preset.Name, v.Mechanism), *v.termEnd))
+				v.label(), v.Until(), years, LegalTermBasis(ev.s.Preset.Name, v.Mechanism), *v.termEnd))
 		}
 		if current {
 			if text := v.filingText(); text != "" {
@@ -406,9 +406,13 @@ func (ev *evaluation) rule(r Rule, overdue map[int]Date) RuleReport {
 			rep.Estimate, rep.UpperBound = 1, 1
 		}
 	case r.Exemption != "":
+		// The people the counters left out under the exemption: from a
+		// store that tells exemptions apart, those of the exemption; from
+		// one that does not, all exempt people when the counters left them
+		// out (an upper bound), none when they counted them anyway.
 		ef := obs.Exempt[r.Window]
 		f, ok := ef.ByExemption[r.Exemption]
-		if ef.ByExemption == nil {
+		if ef.ByExemption == nil && !ef.Counted {
 			f, ok, coarse = ef.All, true, ef.All.Estimate > 0
 		}
 		if ok {
@@ -554,7 +558,7 @@ func (ev *evaluation) exemptions() {
 
 // levelText describes a rule at a level above ok.
 func levelText(r Rule, rep RuleReport, held uint64, usePoint bool, start Date, coarse, noTransfer bool) string {
-	var text string
+	var text, tail string
 	switch {
 	case r.ImportantData:
 		text = fmt.Sprintf("%s breached: important data transferred since %s", r.ID, start)
@@ -577,10 +581,10 @@ func levelText(r Rule, rep RuleReport, held uint64, usePoint bool, start Date, c
 		default:
 			text = fmt.Sprintf("%s at %s: %d %s of %d employees (%s) since %s", r.ID, rep.Level, held, whose, rep.Threshold, percent(held, rep.Threshold), start)
 		}
-		text += fmt.Sprintf(": the exemption covers the entity's own employees only (%s)", r.Basis)
+		tail = fmt.Sprintf(": the exemption covers the entity's own employees only (%s)", r.Basis)
 	case noTransfer:
-		text = fmt.Sprintf("%s at %s: %d >= %d since %s, but nobody's personal information transferred: the first transfer needs a %s (%s)",
-			r.ID, rep.Level, held, r.Threshold, start, r.Mechanism, r.Basis)
+		text = fmt.Sprintf("%s at %s: %d >= %d since %s", r.ID, rep.Level, held, r.Threshold, start)
+		tail = fmt.Sprintf(", but nobody's personal information transferred: the first transfer needs a %s (%s)", r.Mechanism, r.Basis)
 	case rep.Level == LevelBreached:
 		text = fmt.Sprintf("%s breached: %d >= %d since %s", r.ID, held, r.Threshold, start)
 	default:
@@ -589,7 +593,7 @@ func levelText(r Rule, rep RuleReport, held uint64, usePoint bool, start Date, c
 	if !r.ImportantData && !usePoint && held != rep.Estimate {
 		text += fmt.Sprintf(" (upper bound; estimate %d)", rep.Estimate)
 	}
-	return text
+	return text + tail
 }
 
 // permille returns figure/threshold in thousandths, rounded down, and

@@ -121,7 +121,8 @@ type ExemptFigures struct {
 //     is not exempt (until ingest stores such events as not exempt, see
 //     StoredExempt, the cells cannot tell);
 //   - the hr-exemption rule holds the people of all exempt transfers, an
-//     upper bound of those under hr.
+//     upper bound of those under hr, when the counters left them out; when
+//     they counted them, nothing was left out under hr.
 //
 // A store that records each event's exemption fills ExemptFigures.ByExemption
 // and counts per Counting.Honoured instead.

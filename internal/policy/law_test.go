@@ -185,7 +185,7 @@ func TestIssue11(t *testing.T) {
 			name: "250,000 people under hr, entity employs 3,000", preset: PresetCAC2024, entity: hrEntity,
 			obs:      observe(cac24, hrEntity, hr),
 			decision: Warn, rule: "hr-exemption", level: LevelBreached, required: MechanismNone,
-			reason: "people of exempt transfers (the store does not tell hr from other exemptions) >= 3000 employees since 2026-01-01: the exemption covers the entity's own employees only (2024 Provisions Art. 5(2))",
+			reason: "people of exempt transfers (the store does not tell hr from other exemptions) >= 3000 employees since 2026-01-01 (upper bound; estimate ",
 		},
 		{
 			name: "250,000 people under hr, entity employs 3,000, from a store that tells exemptions apart", preset: PresetCAC2024, entity: hrEntity,
@@ -412,6 +412,21 @@ func TestHRExemption(t *testing.T) {
 		{name: "no such rule under cac-2022", preset: PresetCAC2022, entity: withStaff(10), obs: hr(5_000),
 			decision: Allow, required: MechanismNone, reasons: []string{}},
 	})
+	// From a store that cannot tell hr from other exemptions: every exempt
+	// person, when the counters left them out; none when they counted
+	// them (nothing escaped the counters under hr).
+	coarse := func(n uint64, counted bool) Observation {
+		return Observation{Exempt: map[sketch.Window]ExemptFigures{sketch.CurrentYear: {All: sketch.Figure{Estimate: n, UpperBound: n}, Counted: counted}}}
+	}
+	for _, tt := range []struct {
+		counted bool
+		level   Level
+	}{{false, LevelBreached}, {true, LevelOK}} {
+		st := Evaluate(settingsFor(t, PresetCAC2024), withStaff(3_000), coarse(5_000, tt.counted), now)
+		if r := ruleOf(t, st, "hr-exemption"); r.Level != tt.level {
+			t.Errorf("exempt transfers counted=%v: hr-exemption at %s, want %s", tt.counted, r.Level, tt.level)
+		}
+	}
 	st := Evaluate(settingsFor(t, PresetCAC2024), withStaff(3_000), hr(3_300), now)
 	if r := ruleOf(t, st, "hr-exemption"); r.Threshold != 3_000 || r.Ratio != 1.1 || r.Mechanism != MechanismNone || r.Counter != HRExemptCounter {
 		t.Errorf("hr-exemption report %+v, want threshold 3000, ratio 1.1, mechanism none", r)

@@ -283,8 +283,8 @@ func LegalTerm(preset string, m Mechanism) (years int, ok bool) {
 	return 0, false
 }
 
-// termBasis cites the provision of LegalTerm.
-func termBasis(preset string, m Mechanism) string {
+// LegalTermBasis cites the provision of LegalTerm.
+func LegalTermBasis(preset string, m Mechanism) string {
 	switch {
 	case m == SecurityAssessment && preset == PresetCAC2022:
 		return measures2022 + " Art. 14"
