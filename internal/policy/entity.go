@@ -106,25 +106,6 @@ func ReapplyBy(until Date) (by Date, known bool) {
 	return DateOf(t), known
 }
 
-// InForce reports whether the approval is approved and today lies in
-// [ValidFrom, ValidUntil). It knows nothing of the legal term or of
-// filing: Evaluate checks those too.
-func (a Approval) InForce(today Date) bool {
-	return a.Status == Approved && !today.Before(a.From()) && today.Before(a.Until())
-}
-
-// Covers reports whether the approval covers rule r today as InForce
-// sees it and its mechanism is at least as strong as the rule's.
-// Evaluate also requires the legal term and, for a standard contract,
-// the filing.
-func (a Approval) Covers(r Rule, today Date) bool {
-	return a.InForce(today) && a.Mechanism.Satisfies(r.Mechanism)
-}
-
-// DaysLeft returns the whole days from today to ValidUntil (negative once
-// it has passed).
-func (a Approval) DaysLeft(today Date) int { return a.Until().DaysSince(today) }
-
 // label names the approval in a reason: "CAC-2025-0042 (security_assessment)".
 func (a Approval) label() string {
 	if a.Reference == "" {
