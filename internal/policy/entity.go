@@ -118,12 +118,12 @@ func (a Approval) label() string {
 type filing int
 
 const (
-	filingNone     filing = iota // not a standard contract, or not in force
+	filingNone     filing = iota // not an approved standard contract
 	filedInTime                  // filed within the 10 working days
 	filingOpen                   // not filed yet, still within the 10 working days: covers, warns
 	filingMissed                 // not filed within the 10 working days: covers nothing
 	filedLate                    // filed after the 10 working days: covers nothing
-	filingUnneeded               // not approved, or not yet in effect
+	filingUnneeded               // not filed, not yet in effect: nothing due yet
 )
 
 // view is an approval as Evaluate holds it today: its validity cut to the
