@@ -3,6 +3,7 @@ module github.com/transferwatch/transferwatch
 go 1.26.8
 
 require (
+	github.com/6tail/lunar-go v1.4.7
 	github.com/axiomhq/hyperloglog v0.3.0
 	github.com/dchest/siphash v1.2.3
 	github.com/oklog/run v1.2.0

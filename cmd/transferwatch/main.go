@@ -161,6 +161,7 @@ func checkConfig(path string, stdout, stderr io.Writer, getenv func(string) stri
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d entities, policy %s, time zone %s)\n",
 		path, len(cfg.Entities), cfg.Policy.Preset, cfg.Location)
+	fmt.Fprint(stdout, cfg.PolicyDescription())
 	return 0
 }
 

@@ -360,7 +360,7 @@ func PolicySettings(cfg *config.Config) (policy.Settings, error) {
 			Warning:  cfg.Policy.Levels.Warning,
 			Critical: cfg.Policy.Levels.Critical,
 		},
-		UsePoint:         cfg.Policy.Estimate == "point",
+		UsePoint:         cfg.Policy.Estimate == config.EstimatePoint,
 		RenewalLeadDays:  cfg.Policy.RenewalLeadDays,
 		ForecastLeadDays: cfg.Policy.ForecastLeadDays,
 		Location:         cfg.Location,
@@ -371,7 +371,12 @@ func PolicySettings(cfg *config.Config) (policy.Settings, error) {
 func Registry(cfg *config.Config) []policy.Entity {
 	out := make([]policy.Entity, 0, len(cfg.Entities))
 	for _, e := range cfg.Entities {
-		pe := policy.Entity{ID: e.ID, Name: e.Name, CIIO: e.CIIO}
+		pe := policy.Entity{
+			ID: e.ID, Name: e.Name, CIIO: e.CIIO,
+			FTZ:               e.FTZ,
+			Employees:         max(e.Employees, 0),
+			ProcessedSubjects: uint64(max(e.ProcessedSubjects, 0)),
+		}
 		for _, a := range e.Approvals {
 			pa := policy.Approval{
 				Mechanism: policy.Mechanism(a.Mechanism),
@@ -383,6 +388,9 @@ func Registry(cfg *config.Config) []policy.Entity {
 			}
 			if !a.ValidUntil.IsZero() {
 				pa.ValidUntil = a.ValidUntil.Time(cfg.Location)
+			}
+			if !a.FiledOn.IsZero() {
+				pa.FiledOn = a.FiledOn.Time(cfg.Location)
 			}
 			pe.Approvals = append(pe.Approvals, pa)
 		}

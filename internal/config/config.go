@@ -29,6 +29,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/tlsfiles"
 )
 
@@ -215,6 +216,18 @@ type Entity struct {
 	Name string `yaml:"name"`
 	// CIIO marks a critical information infrastructure operator.
 	CIIO bool `yaml:"ciio"`
+	// FTZ is the pilot free-trade zone whose negative list the entity may
+	// rely on, being registered there; empty: none, and its
+	// ftz_negative_list transfers count as not exempt (2024 Provisions
+	// Art. 6).
+	FTZ string `yaml:"ftz"`
+	// Employees is the entity's headcount, the bound of the hr exemption;
+	// 0: unknown.
+	Employees int `yaml:"employees"`
+	// ProcessedSubjects is the number of people whose personal
+	// information the entity processes, by its own records; the processed
+	// figure held is at least this.
+	ProcessedSubjects int64 `yaml:"processed_subjects"`
 	// Approvals are the entity's approvals for outbound transfers.
 	Approvals []Approval `yaml:"approvals"`
 }
@@ -231,14 +244,19 @@ type Approval struct {
 	// ValidFrom is the first day the approval covers; required when approved.
 	ValidFrom Date `yaml:"valid_from,omitempty"`
 	// ValidUntil is the first day the approval no longer covers (exclusive);
-	// required when approved.
+	// required when approved. It may lie no further from ValidFrom than the
+	// legal term (policy.LegalTerm).
 	ValidUntil Date `yaml:"valid_until,omitempty"`
+	// FiledOn is the day a standard contract was filed with the provincial
+	// CAC (only for standard contracts). Not filed within 10 working days
+	// of ValidFrom, the day it takes effect, it covers nothing.
+	FiledOn Date `yaml:"filed_on,omitempty"`
 }
 
-// Presets.
+// Presets. The default is cac-2024, the law in force since 2024-03-22.
 const (
-	PresetCAC2022 = "cac-2022"
-	PresetCAC2024 = "cac-2024"
+	PresetCAC2022 = policy.PresetCAC2022
+	PresetCAC2024 = policy.PresetCAC2024
 )
 
 // Estimates: which figure is held against thresholds.
@@ -321,7 +339,7 @@ func Default() *Config {
 		},
 		HTTP: HTTP{Addr: ":8080", MaxStaleness: 2 * time.Minute},
 		Policy: Policy{
-			Preset:           PresetCAC2022,
+			Preset:           policy.DefaultPreset,
 			Levels:           Levels{Notice: 0.70, Warning: 0.85, Critical: 0.95},
 			Estimate:         EstimateUpperBound,
 			RenewalLeadDays:  183,
@@ -508,6 +526,17 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// PolicyDescription says which preset is in force and what it means, one
+// line for the preset and one per rule with the article it comes from; ""
+// for an unknown preset (Validate reports it).
+func (c *Config) PolicyDescription() string {
+	p, err := policy.PresetByName(c.Policy.Preset)
+	if err != nil {
+		return ""
+	}
+	return p.Describe()
 }
 
 // RequireSubjectKey returns an error wrapping ErrRequired when no subject

@@ -70,7 +70,7 @@ func TestDefaultValues(t *testing.T) {
 		{"http.addr", c.HTTP.Addr, ":8080"},
 		{"http.token_file", c.HTTP.TokenFile, ""},
 		{"subject_key_file", c.SubjectKeyFile, ""},
-		{"policy.preset", c.Policy.Preset, "cac-2022"},
+		{"policy.preset", c.Policy.Preset, "cac-2024"},
 		{"policy.levels", c.Policy.Levels, Levels{0.70, 0.85, 0.95}},
 		{"policy.estimate", c.Policy.Estimate, "upper_bound"},
 		{"policy.renewal_lead_days", c.Policy.RenewalLeadDays, 183},
@@ -619,5 +619,39 @@ func TestApplyEnvKafkaSASLPassword(t *testing.T) {
 	}
 	if strings.Contains(c.String(), "kafka-secret") {
 		t.Error("String() reveals the kafka password")
+	}
+}
+
+// TestParseEntityV2Fields reads the v2 entity and approval fields.
+func TestParseEntityV2Fields(t *testing.T) {
+	c, err := Parse([]byte(`
+entities:
+  - id: acme-sh
+    ftz: shanghai-lingang
+    employees: 3000
+    processed_subjects: 3000000
+    approvals:
+      - mechanism: standard_contract
+        status: approved
+        reference: SC-2026-0007
+        valid_from: 2026-10-01
+        valid_until: 2029-10-01
+        filed_on: 2026-10-09
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.Entities[0]
+	if e.FTZ != "shanghai-lingang" || e.Employees != 3000 || e.ProcessedSubjects != 3_000_000 {
+		t.Errorf("entity %+v", e)
+	}
+	if a := e.Approvals[0]; a.FiledOn != NewDate(2026, 10, 9) {
+		t.Errorf("filed_on %s, want 2026-10-09", a.FiledOn)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate() = %v", err)
+	}
+	if _, err := Parse([]byte("entities:\n  - id: a\n    approvals:\n      - filed_on: 2026-02-30\n")); err == nil || !strings.Contains(err.Error(), `invalid date "2026-02-30"`) {
+		t.Errorf("filed_on 2026-02-30: %v", err)
 	}
 }

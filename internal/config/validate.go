@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"github.com/transferwatch/transferwatch/internal/policy"
 )
 
 // Limits of the validation.
@@ -59,7 +62,7 @@ func (c *Config) Validate() error {
 	c.Policy.validate(&p)
 	c.Decisions.validate(&p)
 	c.Limits.validate(&p)
-	validateEntities(&p, c.Entities)
+	validateEntities(&p, c.Entities, c.Policy.Preset)
 	return p.join()
 }
 
@@ -234,7 +237,14 @@ func checkLeadDays(p *problems, field string, days int) {
 	}
 }
 
-func validateEntities(p *problems, entities []Entity) {
+// MaxProcessedSubjects bounds entities[].processed_subjects: more people
+// than live on Earth is a typo.
+const MaxProcessedSubjects = 10_000_000_000
+
+// MaxFTZLength bounds entities[].ftz.
+const MaxFTZLength = 128
+
+func validateEntities(p *problems, entities []Entity, preset string) {
 	first := make(map[string]int, len(entities))
 	for i, e := range entities {
 		field := fmt.Sprintf("entities[%d]", i)
@@ -248,13 +258,30 @@ func validateEntities(p *problems, entities []Entity) {
 		default:
 			first[e.ID] = i
 		}
+		if len(e.FTZ) > MaxFTZLength || strings.ContainsFunc(e.FTZ, unicode.IsControl) || e.FTZ != strings.TrimSpace(e.FTZ) {
+			p.add(field+".ftz", ErrInvalid, "must be the name of a free-trade zone, at most %d bytes on one line without surrounding spaces", MaxFTZLength)
+		}
+		if e.Employees < 0 {
+			p.add(field+".employees", ErrInvalid, "must not be negative (0: unknown), got %d", e.Employees)
+		}
+		if e.ProcessedSubjects < 0 || e.ProcessedSubjects > MaxProcessedSubjects {
+			p.add(field+".processed_subjects", ErrInvalid, "must be between 0 and %d, got %d", int64(MaxProcessedSubjects), e.ProcessedSubjects)
+		}
 		for k, a := range e.Approvals {
-			a.validate(p, fmt.Sprintf("%s.approvals[%d]", field, k))
+			a.validate(p, fmt.Sprintf("%s.approvals[%d]", field, k), preset)
 		}
 	}
 }
 
-func (a *Approval) validate(p *problems, field string) {
+// name names the approval in a problem: its reference and mechanism.
+func (a *Approval) name() string {
+	if a.Reference == "" {
+		return fmt.Sprintf("approval (%s, no reference)", a.Mechanism)
+	}
+	return fmt.Sprintf("approval %q (%s)", a.Reference, a.Mechanism)
+}
+
+func (a *Approval) validate(p *problems, field, preset string) {
 	switch a.Mechanism {
 	case MechanismSecurityAssessment, MechanismStandardContract, MechanismCertification:
 	case "":
@@ -279,6 +306,19 @@ func (a *Approval) validate(p *problems, field string) {
 	}
 	if !a.ValidFrom.IsZero() && !a.ValidUntil.IsZero() && !a.ValidUntil.After(a.ValidFrom) {
 		p.add(field+".valid_until", ErrInvalid, "must be after valid_from (%s), got %s", a.ValidFrom, a.ValidUntil)
+	}
+	// The legal term: a validity beyond it is almost certainly a typo,
+	// which must not silently cover.
+	if years, ok := policy.LegalTerm(preset, policy.Mechanism(a.Mechanism)); ok && !a.ValidFrom.IsZero() && !a.ValidUntil.IsZero() &&
+		(preset == PresetCAC2022 || preset == PresetCAC2024) {
+		end := NewDate(a.ValidFrom.year+years, a.ValidFrom.month, a.ValidFrom.day)
+		if a.ValidUntil.After(end) {
+			p.add(field+".valid_until", ErrInvalid, "%s: valid %s to %s, beyond the legal term of %d years under %s (%s): must be %s or earlier",
+				a.name(), a.ValidFrom, a.ValidUntil, years, preset, policy.LegalTermBasis(preset, policy.Mechanism(a.Mechanism)), end)
+		}
+	}
+	if !a.FiledOn.IsZero() && a.Mechanism != MechanismStandardContract {
+		p.add(field+".filed_on", ErrConflict, "%s: only a standard contract is filed (Standard Contract Measures Art. 7); remove filed_on", a.name())
 	}
 }
 

@@ -117,6 +117,32 @@ func TestValidate(t *testing.T) {
 			a := &c.Entities[0].Approvals[0]
 			a.ValidUntil = a.ValidFrom
 		}, "entities[0].approvals[0].valid_until", "must be after valid_from", ErrInvalid},
+
+		{"ftz with a newline", func(c *Config) { c.Entities[0].FTZ = "hainan\nkafka.brokers: x" }, "entities[0].ftz", "on one line", ErrInvalid},
+		{"ftz with surrounding spaces", func(c *Config) { c.Entities[0].FTZ = " hainan" }, "entities[0].ftz", "without surrounding spaces", ErrInvalid},
+		{"ftz too long", func(c *Config) { c.Entities[0].FTZ = strings.Repeat("z", MaxFTZLength+1) }, "entities[0].ftz", "at most 128 bytes", ErrInvalid},
+		{"employees negative", func(c *Config) { c.Entities[1].Employees = -1 }, "entities[1].employees", "must not be negative (0: unknown), got -1", ErrInvalid},
+		{"processed_subjects negative", func(c *Config) { c.Entities[1].ProcessedSubjects = -5 }, "entities[1].processed_subjects", "must be between 0 and 10000000000, got -5", ErrInvalid},
+		{"processed_subjects beyond the world", func(c *Config) { c.Entities[1].ProcessedSubjects = 20_000_000_000 }, "entities[1].processed_subjects", "must be between 0 and 10000000000", ErrInvalid},
+		{"security assessment beyond 3 years under cac-2024", func(c *Config) {
+			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = NewDate(2025, 1, 1), NewDate(2035, 1, 1)
+		}, "entities[0].approvals[0].valid_until",
+			`approval "CAC-1" (security_assessment): valid 2025-01-01 to 2035-01-01, beyond the legal term of 3 years under cac-2024 (2024 Provisions Art. 9): must be 2028-01-01 or earlier`, ErrInvalid},
+		{"security assessment beyond 2 years under cac-2022", func(c *Config) {
+			c.Policy.Preset = PresetCAC2022
+			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = NewDate(2025, 3, 1), NewDate(2027, 3, 2)
+		}, "entities[0].approvals[0].valid_until",
+			"beyond the legal term of 2 years under cac-2022 (2022 Measures Art. 14): must be 2027-03-01 or earlier", ErrInvalid},
+		{"certification beyond 3 years", func(c *Config) {
+			c.Entities[1].Approvals[0] = Approval{Mechanism: MechanismCertification, Status: StatusApproved, Reference: "PIPC-7",
+				ValidFrom: NewDate(2024, 2, 29), ValidUntil: NewDate(2027, 3, 2)}
+		}, "entities[1].approvals[0].valid_until", `approval "PIPC-7" (certification): valid 2024-02-29 to 2027-03-02, beyond the legal term of 3 years`, ErrInvalid},
+		{"pending security assessment beyond its term", func(c *Config) {
+			c.Entities[1].Approvals[0] = Approval{Mechanism: MechanismSecurityAssessment, Status: StatusPending,
+				ValidFrom: NewDate(2026, 1, 1), ValidUntil: NewDate(2030, 1, 1)}
+		}, "entities[1].approvals[0].valid_until", "approval (security_assessment, no reference): valid 2026-01-01 to 2030-01-01", ErrInvalid},
+		{"filed_on on a security assessment", func(c *Config) { c.Entities[0].Approvals[0].FiledOn = NewDate(2025, 3, 5) }, "entities[0].approvals[0].filed_on",
+			`approval "CAC-1" (security_assessment): only a standard contract is filed`, ErrConflict},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,6 +200,28 @@ func TestValidateAcceptsValidVariants(t *testing.T) {
 				ValidFrom: NewDate(2025, 1, 1), ValidUntil: NewDate(2026, 1, 1)}
 		}},
 		{"entity id charset", func(c *Config) { c.Entities[0].ID = "Acme.SH:cn_1-2" }},
+		{"entity in a free-trade zone with staff and a CRM", func(c *Config) {
+			c.Entities[0].FTZ, c.Entities[0].Employees, c.Entities[0].ProcessedSubjects = "中国(上海)自由贸易试验区", 3_000, 3_000_000
+		}},
+		{"security assessment of exactly 3 years under cac-2024", func(c *Config) {
+			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = NewDate(2025, 3, 1), NewDate(2028, 3, 1)
+		}},
+		{"security assessment of exactly 2 years under cac-2022", func(c *Config) {
+			c.Policy.Preset = PresetCAC2022
+			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = NewDate(2025, 3, 1), NewDate(2027, 3, 1)
+		}},
+		{"certification from a leap day, 3 years", func(c *Config) {
+			c.Entities[1].Approvals[0] = Approval{Mechanism: MechanismCertification, Status: StatusApproved,
+				ValidFrom: NewDate(2024, 2, 29), ValidUntil: NewDate(2027, 3, 1)}
+		}},
+		{"standard contract of ten years, filed", func(c *Config) {
+			c.Entities[1].Approvals[0] = Approval{Mechanism: MechanismStandardContract, Status: StatusApproved, Reference: "SC-1",
+				ValidFrom: NewDate(2026, 10, 1), ValidUntil: NewDate(2036, 10, 1), FiledOn: NewDate(2026, 10, 9)}
+		}},
+		{"standard contract filed late: the policy says it covers nothing, not check-config", func(c *Config) {
+			c.Entities[1].Approvals[0] = Approval{Mechanism: MechanismStandardContract, Status: StatusApproved, Reference: "SC-1",
+				ValidFrom: NewDate(2026, 10, 1), ValidUntil: NewDate(2029, 10, 1), FiledOn: NewDate(2026, 12, 1)}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,5 +276,84 @@ func TestProblemsAreOneLine(t *testing.T) {
 	err := c.Validate()
 	if n := strings.Count(err.Error(), "\n"); n != 0 {
 		t.Errorf("a value with a newline split the problem into %d lines:\n%v", n+1, err)
+	}
+}
+
+// TestValidateRejectsEveryInvalidApproval: check-config lists every
+// problem of every invalid approval, each naming the approval.
+func TestValidateRejectsEveryInvalidApproval(t *testing.T) {
+	c := validConfig()
+	c.Entities = []Entity{
+		{ID: "acme-sh", Approvals: []Approval{
+			{Mechanism: MechanismSecurityAssessment, Status: StatusApproved, Reference: "CAC-2025-0001",
+				ValidFrom: NewDate(2025, 1, 1), ValidUntil: NewDate(2035, 1, 1)}, // ten years
+			{Mechanism: MechanismCertification, Status: StatusApproved, Reference: "PIPC-2025-9",
+				ValidFrom: NewDate(2025, 1, 1), ValidUntil: NewDate(2028, 1, 2), FiledOn: NewDate(2025, 1, 5)}, // a day too long, and filed
+			{Mechanism: MechanismStandardContract, Status: StatusApproved, Reference: "SC-2026-0007",
+				ValidFrom: NewDate(2026, 10, 1), ValidUntil: NewDate(2029, 10, 1), FiledOn: NewDate(2026, 10, 9)}, // fine
+			{Mechanism: MechanismSecurityAssessment, Status: StatusApproved, Reference: "CAC-2026-0002"}, // no dates
+			{Mechanism: "bcr", Status: "granted", Reference: "X"},
+		}},
+		{ID: "acme-bj", Employees: -3, ProcessedSubjects: -1, Approvals: []Approval{
+			{Mechanism: MechanismSecurityAssessment, Status: StatusPending, Reference: "CAC-R",
+				ValidFrom: NewDate(2027, 1, 1), ValidUntil: NewDate(2026, 1, 1), FiledOn: NewDate(2027, 1, 2)},
+		}},
+	}
+	err := c.Validate()
+	want := map[string]string{
+		"entities[0].approvals[0].valid_until": `approval "CAC-2025-0001" (security_assessment): valid 2025-01-01 to 2035-01-01, beyond the legal term of 3 years under cac-2024`,
+		"entities[0].approvals[1].valid_until": `approval "PIPC-2025-9" (certification): valid 2025-01-01 to 2028-01-02, beyond the legal term of 3 years`,
+		"entities[0].approvals[1].filed_on":    `approval "PIPC-2025-9" (certification): only a standard contract is filed`,
+		"entities[0].approvals[3].valid_from":  "required for an approved approval",
+		"entities[0].approvals[3].valid_until": "required for an approved approval",
+		"entities[0].approvals[4].mechanism":   `got "bcr"`,
+		"entities[0].approvals[4].status":      `got "granted"`,
+		"entities[1].employees":                "must not be negative",
+		"entities[1].processed_subjects":       "must be between 0 and",
+		"entities[1].approvals[0].filed_on":    `approval "CAC-R" (security_assessment): only a standard contract is filed`,
+	}
+	lines := strings.Split(err.Error(), "\n")
+	// valid_until before valid_from is one more problem on a field named above.
+	if len(lines) != len(want)+1 {
+		t.Errorf("%d problems, want %d:\n%v", len(lines), len(want)+1, err)
+	}
+	for field, part := range want {
+		if line := problemLine(err, field); !strings.Contains(line, part) {
+			t.Errorf("%s: %q, want it to contain %q", field, line, part)
+		}
+	}
+	if !strings.Contains(err.Error(), "entities[1].approvals[0].valid_until: must be after valid_from") {
+		t.Errorf("no problem for valid_until before valid_from:\n%v", err)
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "approvals[2]") {
+			t.Errorf("a problem with the valid standard contract: %s", l)
+		}
+	}
+	for _, s := range []error{ErrInvalid, ErrRequired, ErrConflict} {
+		if !errors.Is(err, s) {
+			t.Errorf("errors.Is(err, %v) = false", s)
+		}
+	}
+}
+
+func TestPolicyDescription(t *testing.T) {
+	c := Default()
+	d := c.PolicyDescription()
+	for _, want := range []string{
+		"policy cac-2024: Provisions on Promoting and Regulating Cross-Border Data Flows (2024, in force since 2024-03-22)",
+		"sensitive-any", "(2024 Provisions Art. 8)", "hr-exemption",
+	} {
+		if !strings.Contains(d, want) {
+			t.Errorf("default policy description lacks %q:\n%s", want, d)
+		}
+	}
+	c.Policy.Preset = PresetCAC2022
+	if d := c.PolicyDescription(); !strings.Contains(d, "policy cac-2022:") || !strings.Contains(d, "personal-any") {
+		t.Errorf("cac-2022 description:\n%s", d)
+	}
+	c.Policy.Preset = "cac-2099"
+	if d := c.PolicyDescription(); d != "" {
+		t.Errorf("unknown preset described: %q", d)
 	}
 }

@@ -26,7 +26,7 @@ func TestLoadConfig(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "tw.yaml")
 	if err := os.WriteFile(file, []byte(`
-policy: {preset: cac-2024}
+policy: {preset: cac-2022}
 http: {addr: "127.0.0.1:9999"}
 entities:
   - id: acme-sh
@@ -61,7 +61,7 @@ entities:
 				if c.FlushInterval != FlushInterval || c.Redis.KeyPrefix != RedisKeyPrefix || s.redis {
 					t.Errorf("flush %s, prefix %q, redis %v", c.FlushInterval, c.Redis.KeyPrefix, s.redis)
 				}
-				if c.Policy.Preset != config.PresetCAC2022 || c.Location == nil || c.Location.String() != "Asia/Shanghai" {
+				if c.Policy.Preset != config.PresetCAC2024 || c.Location == nil || c.Location.String() != "Asia/Shanghai" {
 					t.Errorf("preset %s, location %v", c.Policy.Preset, c.Location)
 				}
 				if len(c.Entities) != len(s.stories) || len(s.stories) < 6 {
@@ -103,7 +103,7 @@ entities:
 			o:    Options{ConfigPath: file},
 			check: func(t *testing.T, s *setup) {
 				c := s.cfg
-				if c.Policy.Preset != config.PresetCAC2024 || c.HTTP.Addr != "127.0.0.1:9999" || !s.httpExplicit {
+				if c.Policy.Preset != config.PresetCAC2022 || c.HTTP.Addr != "127.0.0.1:9999" || !s.httpExplicit {
 					t.Errorf("preset %s http %s", c.Policy.Preset, c.HTTP.Addr)
 				}
 				n := 0

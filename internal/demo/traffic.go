@@ -24,8 +24,9 @@ type story struct {
 	recipient   string
 	destination string
 	pipeline    string
-	// expect is the decision the story is written to reach under cac-2022
-	// (documentation, and the tests' check of the stories).
+	// expect is the decision the story is written to reach under cac-2024,
+	// the default preset (documentation, and the tests' check of the
+	// stories).
 	expect policy.Decision
 	// importantDaysAgo, when > 0, puts one important-data event this many
 	// days before today (or on 1 January, whichever is later).
@@ -73,6 +74,7 @@ func stories(today time.Time) []story {
 	date := func(t time.Time) config.Date { return config.DateOf(t) }
 	renewalUntil := today.AddDate(0, 0, 60) // within renewal_lead_days (183)
 	ciioFrom := today.AddDate(-1, 0, -35)
+	contractFrom := today.AddDate(0, 0, -200)
 	return []story{
 		{
 			// Small and steady: a UK office reads the customer list of a
@@ -92,7 +94,7 @@ func stories(today time.Time) []story {
 		{
 			// Growing fast: its CRM sync to the US parent is at warning
 			// level after the backlog and crosses 100,000 people during the
-			// demo, with no security assessment: block.
+			// demo, with no standard contract: block.
 			entity:      config.Entity{ID: entityClimbing, Name: "Acme (Shanghai) Co., Ltd."},
 			recipient:   "acme-inc-us",
 			destination: "US",
@@ -105,8 +107,17 @@ func stories(today time.Time) []story {
 		},
 		{
 			// Health records to a research partner: sensitive personal
-			// information of nearly 10,000 patients: warning, then critical.
-			entity:      config.Entity{ID: entitySensitive, Name: "Kangning Health (Hangzhou) Co., Ltd."},
+			// information of nearly 10,000 patients. Its filed standard
+			// contract covers sensitive-any; at 10,000 the law wants a
+			// security assessment: warning, then critical.
+			entity: config.Entity{ID: entitySensitive, Name: "Kangning Health (Hangzhou) Co., Ltd.", Employees: 2_400,
+				Approvals: []config.Approval{{
+					Mechanism: config.MechanismStandardContract, Status: config.StatusApproved,
+					Reference:  fmt.Sprintf("SC-ZJ-%d-0219", contractFrom.Year()),
+					ValidFrom:  date(contractFrom),
+					ValidUntil: date(contractFrom.AddDate(3, 0, 0)),
+					FiledOn:    date(contractFrom.AddDate(0, 0, 5)), // within 10 working days
+				}}},
 			recipient:   "kangning-research-sg",
 			destination: "SG",
 			pipeline:    "clinical-trials-export",
@@ -117,15 +128,15 @@ func stories(today time.Time) []story {
 			},
 		},
 		{
-			// A critical information infrastructure operator: its first
-			// transfer breaches the ciio rule, which its security
-			// assessment covers: allow.
+			// A critical information infrastructure operator: the ciio rule
+			// is breached before its first transfer, and its security
+			// assessment covers it: allow.
 			entity: config.Entity{ID: entityCIIO, Name: "Jinghua Grid Operations Co., Ltd.", CIIO: true,
 				Approvals: []config.Approval{{
 					Mechanism: config.MechanismSecurityAssessment, Status: config.StatusApproved,
 					Reference:  fmt.Sprintf("CAC-%d-0107", ciioFrom.Year()),
 					ValidFrom:  date(ciioFrom),
-					ValidUntil: date(ciioFrom.AddDate(3, 0, 0)),
+					ValidUntil: date(ciioFrom.AddDate(2, 0, 0)), // legal under both presets
 				}}},
 			recipient:   "gridsoft-de",
 			destination: "DE",
@@ -138,7 +149,8 @@ func stories(today time.Time) []story {
 		},
 		{
 			// A surveying company that once sent survey data classified as
-			// important data (重要数据) abroad: block until assessed.
+			// important data (重要数据) abroad: block until assessed,
+			// whatever exemption the pipeline claims.
 			entity:           config.Entity{ID: entityImportant, Name: "NovaMap Surveying (Guangzhou) Co., Ltd."},
 			recipient:        "novamap-cloud-us",
 			destination:      "US",
@@ -151,9 +163,11 @@ func stories(today time.Time) []story {
 			},
 		},
 		{
-			// Hotel bookings abroad (necessary to perform a contract) under a
-			// security assessment that expires in 60 days; the renewal is
-			// pending, which covers nothing: warn.
+			// Hotel bookings abroad (necessary to perform a contract, 2024
+			// Provisions Art. 5(1)) under a security assessment that expires
+			// in 60 days, past its re-application deadline; the renewal is
+			// pending, which covers nothing but is the successor applied
+			// for: warn.
 			entity: config.Entity{ID: entityRenewal, Name: "Lotus Travel (Shenzhen) Co., Ltd.",
 				Approvals: []config.Approval{
 					{

@@ -20,6 +20,7 @@ type evalCase struct {
 	now      time.Time // zero: now
 	usePoint bool
 	levels   Levels // zero: DefaultLevels
+	leadDays int    // renewal_lead_days; zero: 183
 
 	decision Decision
 	required Mechanism
@@ -36,6 +37,9 @@ func runCases(t *testing.T, cases []evalCase) {
 			s.UsePoint = tc.usePoint
 			if tc.levels != (Levels{}) {
 				s.Levels = tc.levels
+			}
+			if tc.leadDays != 0 {
+				s.RenewalLeadDays = tc.leadDays
 			}
 			at := tc.now
 			if at.IsZero() {
@@ -75,15 +79,21 @@ func TestThresholdEdges(t *testing.T) {
 	runCases(t, []evalCase{
 		{
 			name: "cac-2022 personal 99,999", preset: PresetCAC2022, obs: counts{nonSensitive: 99_999}.obs(),
-			decision: Warn, required: MechanismNone,
-			rules:   map[string]Level{"personal-100k": LevelCritical, "processed-1m": LevelOK},
-			reasons: []string{"personal-100k at critical: 99999 of 100000 (99.9%) since 2025-01-01"},
+			decision: Block, required: StandardContract,
+			rules: map[string]Level{"personal-100k": LevelCritical, "processed-1m": LevelOK, "personal-any": LevelBreached},
+			reasons: []string{
+				"personal-any breached: 99999 >= 1 since 2025-01-01",
+				"personal-100k at critical: 99999 of 100000 (99.9%) since 2025-01-01",
+			},
 		},
 		{
 			name: "cac-2022 personal 100,000", preset: PresetCAC2022, obs: counts{nonSensitive: 100_000}.obs(),
 			decision: Block, required: SecurityAssessment,
-			rules:   map[string]Level{"personal-100k": LevelBreached},
-			reasons: []string{"personal-100k breached: 100000 >= 100000 since 2025-01-01"},
+			rules: map[string]Level{"personal-100k": LevelBreached, "personal-any": LevelBreached},
+			reasons: []string{
+				"personal-100k breached: 100000 >= 100000 since 2025-01-01",
+				"personal-any breached: 100000 >= 1 since 2025-01-01",
+			},
 		},
 		{
 			name: "cac-2024 personal 99,999", preset: PresetCAC2024, obs: counts{nonSensitive: 99_999}.obs(),
@@ -99,9 +109,12 @@ func TestThresholdEdges(t *testing.T) {
 		},
 		{
 			name: "cac-2022 sensitive 9,999", preset: PresetCAC2022, obs: counts{sensitive: 9_999}.obs(),
-			decision: Warn, required: MechanismNone,
-			rules:   map[string]Level{"sensitive-10k": LevelCritical, "personal-100k": LevelOK},
-			reasons: []string{"sensitive-10k at critical: 9999 of 10000 (99.9%) since 2025-01-01"},
+			decision: Block, required: StandardContract,
+			rules: map[string]Level{"sensitive-10k": LevelCritical, "personal-100k": LevelOK, "personal-any": LevelBreached},
+			reasons: []string{
+				"personal-any breached: 9999 >= 1 since 2025-01-01",
+				"sensitive-10k at critical: 9999 of 10000 (99.9%) since 2025-01-01",
+			},
 		},
 		{
 			name: "cac-2022 sensitive 10,000", preset: PresetCAC2022, obs: counts{sensitive: 10_000}.obs(),
@@ -124,8 +137,8 @@ func TestThresholdEdges(t *testing.T) {
 		},
 		{
 			name: "cac-2022 processed 999,999", preset: PresetCAC2022, obs: counts{nonSensitive: 50_000, processing: 949_999}.obs(),
-			decision: Warn, required: MechanismNone,
-			rules: map[string]Level{"processed-1m": LevelCritical, "personal-100k": LevelOK},
+			decision: Block, required: StandardContract,
+			rules: map[string]Level{"processed-1m": LevelCritical, "personal-100k": LevelOK, "personal-any": LevelBreached},
 		},
 		{
 			name: "cac-2022 processed 1,000,000", preset: PresetCAC2022, obs: counts{nonSensitive: 50_000, processing: 950_000}.obs(),
@@ -155,40 +168,60 @@ func TestThresholdEdges(t *testing.T) {
 
 func TestCIIOAndImportantData(t *testing.T) {
 	ciio := Entity{ID: "grid-sh", Name: "Grid Co.", CIIO: true}
-	saUntil2029 := Entity{ID: "grid-sh", Approvals: []Approval{sa("CAC-2025-0042", day(2025, 3, 1), day(2029, 3, 1))}}
+	saUntil2028 := Entity{ID: "grid-sh", Approvals: []Approval{sa("CAC-2025-0042", day(2026, 6, 1), day(2028, 6, 1))}}
 	runCases(t, []evalCase{
 		{
 			name: "cac-2022 CIIO first transfer", preset: PresetCAC2022, entity: ciio, obs: counts{nonSensitive: 1}.obs(),
 			decision: Block, required: SecurityAssessment, rules: map[string]Level{"ciio": LevelBreached},
-			reasons: []string{"ciio breached: critical information infrastructure operator transferred personal information of 1 person since 2025-01-01"},
+			reasons: []string{
+				"ciio breached: critical information infrastructure operator transferred personal information of 1 person since 2025-01-01",
+				"personal-any breached: 1 >= 1 since 2025-01-01",
+			},
 		},
 		{
 			name: "cac-2024 CIIO first transfer", preset: PresetCAC2024, entity: ciio, obs: counts{sensitive: 1}.obs(),
 			decision: Block, required: SecurityAssessment, rules: map[string]Level{"ciio": LevelBreached, "sensitive-any": LevelBreached},
 		},
 		{
+			// Breached from the start: a pipeline asking before the first
+			// transfer hears block.
 			name: "CIIO without transfers", preset: PresetCAC2024, entity: ciio, obs: counts{processing: 5000}.obs(),
-			decision: Allow, required: MechanismNone, rules: map[string]Level{"ciio": LevelOK},
+			decision: Block, required: SecurityAssessment, rules: map[string]Level{"ciio": LevelBreached},
+			reasons: []string{"ciio breached: a critical information infrastructure operator needs a security assessment before its first outbound transfer of personal information (PIPL Art. 40; 2024 Provisions Art. 7(1)); none since 2026-01-01"},
 		},
 		{
 			name: "CIIO with an empty sketch whose upper bound is not 0", preset: PresetCAC2022, entity: ciio,
 			obs:      withFigure(Observation{}, sketch.SincePrevJan1, sketch.Personal, 0, 3),
-			decision: Allow, required: MechanismNone, rules: map[string]Level{"ciio": LevelOK},
+			decision: Block, required: SecurityAssessment, rules: map[string]Level{"ciio": LevelBreached, "personal-any": LevelOK},
+			reasons: []string{"ciio breached: a critical information infrastructure operator needs a security assessment before its first outbound transfer of personal information (PIPL Art. 40; 2022 Measures Art. 4(2)); none since 2025-01-01"},
 		},
 		{
-			name: "not a CIIO, one transfer", preset: PresetCAC2022, obs: counts{nonSensitive: 1}.obs(),
+			name: "not a CIIO, one transfer, cac-2024", preset: PresetCAC2024, obs: counts{nonSensitive: 1}.obs(),
 			decision: Allow, required: MechanismNone, rules: map[string]Level{"ciio": LevelOK}, reasons: []string{},
 		},
 		{
+			name: "not a CIIO, one transfer, cac-2022", preset: PresetCAC2022, obs: counts{nonSensitive: 1}.obs(),
+			decision: Block, required: StandardContract, rules: map[string]Level{"ciio": LevelOK, "personal-any": LevelBreached},
+			reasons: []string{"personal-any breached: 1 >= 1 since 2025-01-01"},
+		},
+		{
 			name: "CIIO covered by a security assessment", preset: PresetCAC2022,
-			entity: Entity{ID: "grid-sh", CIIO: true, Approvals: saUntil2029.Approvals}, obs: counts{nonSensitive: 1}.obs(),
-			decision: Allow, required: SecurityAssessment, covered: map[string]bool{"ciio": true},
+			entity: Entity{ID: "grid-sh", CIIO: true, Approvals: saUntil2028.Approvals}, obs: counts{nonSensitive: 1}.obs(),
+			decision: Allow, required: SecurityAssessment, covered: map[string]bool{"ciio": true, "personal-any": true},
+		},
+		{
+			name: "CIIO without transfers covered by a security assessment", preset: PresetCAC2024,
+			entity:   Entity{ID: "grid-sh", CIIO: true, Approvals: saUntil2028.Approvals},
+			decision: Allow, required: SecurityAssessment, rules: map[string]Level{"ciio": LevelBreached}, covered: map[string]bool{"ciio": true},
 		},
 		{
 			name: "cac-2022 one important-data event", preset: PresetCAC2022,
 			obs:      withImportant(counts{nonSensitive: 3}.obs(), sketch.SincePrevJan1, sketch.CurrentYear),
 			decision: Block, required: SecurityAssessment, rules: map[string]Level{"important-data": LevelBreached},
-			reasons: []string{"important-data breached: important data transferred since 2025-01-01"},
+			reasons: []string{
+				"important-data breached: important data transferred since 2025-01-01",
+				"personal-any breached: 3 >= 1 since 2025-01-01",
+			},
 		},
 		{
 			name: "cac-2024 one important-data event", preset: PresetCAC2024,
@@ -207,7 +240,7 @@ func TestCIIOAndImportantData(t *testing.T) {
 			decision: Allow, required: MechanismNone, rules: map[string]Level{"important-data": LevelOK},
 		},
 		{
-			name: "important data covered", preset: PresetCAC2024, entity: saUntil2029,
+			name: "important data covered", preset: PresetCAC2024, entity: saUntil2028,
 			obs:      withImportant(counts{}.obs(), sketch.CurrentYear),
 			decision: Allow, required: SecurityAssessment, covered: map[string]bool{"important-data": true},
 			reasons: []string{"important-data breached: important data transferred since 2026-01-01, covered by CAC-2025-0042 (security_assessment)"},
@@ -218,7 +251,7 @@ func TestCIIOAndImportantData(t *testing.T) {
 func TestSensitiveOnlyCAC2024(t *testing.T) {
 	scUntil2029 := Entity{ID: "acme-sh", Approvals: []Approval{{
 		Mechanism: StandardContract, Status: Approved, Reference: "SC-2025-7",
-		ValidFrom: day(2025, 1, 1), ValidUntil: day(2029, 1, 1),
+		ValidFrom: day(2025, 1, 1), ValidUntil: day(2029, 1, 1), FiledOn: day(2025, 1, 10),
 	}}}
 	runCases(t, []evalCase{
 		{
@@ -234,7 +267,7 @@ func TestSensitiveOnlyCAC2024(t *testing.T) {
 		},
 		{
 			name: "five sensitive people under cac-2022", preset: PresetCAC2022, obs: counts{sensitive: 5}.obs(),
-			decision: Allow, required: MechanismNone,
+			decision: Block, required: StandardContract, rules: map[string]Level{"personal-any": LevelBreached, "sensitive-10k": LevelOK},
 		},
 	})
 
@@ -310,23 +343,30 @@ func TestExemptEvents(t *testing.T) {
 func TestApprovals(t *testing.T) {
 	breach2022 := counts{nonSensitive: 120_000}.obs() // personal-100k breached under both presets
 	with := func(as ...Approval) Entity { return Entity{ID: "acme-sh", Approvals: as} }
-	valid := sa("CAC-2025-0042", day(2025, 3, 1), day(2029, 3, 1))
+	valid := sa("CAC-2025-0042", day(2026, 6, 1), day(2028, 6, 1)) // two years: legal under both presets
 	pending, rejected := valid, valid
 	pending.Status, rejected.Status = Pending, Rejected
 	expiring := sa("CAC-2025-0042", day(2025, 3, 1), day(2027, 3, 1)) // 96 days after 2026-11-25
-	contract := Approval{Mechanism: StandardContract, Status: Approved, Reference: "SC-2025-7", ValidFrom: day(2025, 1, 1), ValidUntil: day(2029, 1, 1)}
+	contract := Approval{Mechanism: StandardContract, Status: Approved, Reference: "SC-2025-7", ValidFrom: day(2025, 1, 1), ValidUntil: day(2029, 1, 1), FiledOn: day(2025, 1, 10)}
 	cert := contract
-	cert.Mechanism, cert.Reference = Certification, "PIPC-88"
+	cert.Mechanism, cert.Reference, cert.ValidUntil, cert.FiledOn = Certification, "PIPC-88", day(2028, 1, 1), time.Time{}
 	today := DateOf(now)
 	until := func(days int) time.Time { return today.AddDays(days).In(cst) }
+	certUntil := func(days int) Approval {
+		c := cert
+		c.ValidFrom, c.ValidUntil = until(days).AddDate(-3, 0, 0), until(days)
+		return c
+	}
 
+	renew := "approval CAC-2025-0042 (security_assessment) expires 2027-03-01, in 96 days: re-apply by 2026-11-30, in 5 days (60 working days before expiry; 2022 Measures Art. 14)"
 	covered := "personal-100k breached: 120000 >= 100000 since 2025-01-01, covered by CAC-2025-0042 (security_assessment)"
+	coveredAny := "personal-any breached: 120000 >= 1 since 2025-01-01, covered by CAC-2025-0042 (security_assessment)"
 	runCases(t, []evalCase{
 		{name: "no approval", preset: PresetCAC2022, obs: breach2022, decision: Block, required: SecurityAssessment},
 		{
 			name: "valid security assessment", preset: PresetCAC2022, entity: with(valid), obs: breach2022,
-			decision: Allow, required: SecurityAssessment, covered: map[string]bool{"personal-100k": true},
-			reasons: []string{covered},
+			decision: Allow, required: SecurityAssessment, covered: map[string]bool{"personal-100k": true, "personal-any": true},
+			reasons: []string{covered, coveredAny},
 		},
 		{
 			name: "pending covers nothing", preset: PresetCAC2022, entity: with(pending), obs: breach2022,
@@ -334,19 +374,19 @@ func TestApprovals(t *testing.T) {
 		},
 		{name: "rejected covers nothing", preset: PresetCAC2022, entity: with(rejected), obs: breach2022, decision: Block, required: SecurityAssessment},
 		{
-			name: "expired yesterday", preset: PresetCAC2022, entity: with(sa("OLD", day(2023, 11, 25), until(-1))), obs: breach2022,
+			name: "expired yesterday", preset: PresetCAC2022, entity: with(sa("OLD", day(2024, 11, 24), until(-1))), obs: breach2022,
 			decision: Block, required: SecurityAssessment,
 		},
 		{
-			name: "valid_until is today: no longer valid", preset: PresetCAC2022, entity: with(sa("OLD", day(2023, 11, 25), until(0))), obs: breach2022,
+			name: "valid_until is today: no longer valid", preset: PresetCAC2022, entity: with(sa("OLD", day(2024, 11, 25), until(0))), obs: breach2022,
 			decision: Block, required: SecurityAssessment,
 		},
 		{
-			name: "valid_from is tomorrow", preset: PresetCAC2022, entity: with(sa("NEW", until(1), day(2029, 1, 1))), obs: breach2022,
+			name: "valid_from is tomorrow", preset: PresetCAC2022, entity: with(sa("NEW", until(1), day(2028, 11, 26))), obs: breach2022,
 			decision: Block, required: SecurityAssessment,
 		},
 		{
-			name: "valid_from is today", preset: PresetCAC2022, entity: with(sa("NEW", until(0), day(2029, 1, 1))), obs: breach2022,
+			name: "valid_from is today", preset: PresetCAC2022, entity: with(sa("NEW", until(0), day(2028, 11, 25))), obs: breach2022,
 			decision: Allow, required: SecurityAssessment,
 		},
 		{
@@ -383,27 +423,38 @@ func TestApprovals(t *testing.T) {
 		{
 			name: "expiring within the renewal lead", preset: PresetCAC2022, entity: with(expiring), obs: breach2022,
 			decision: Warn, required: SecurityAssessment,
+			reasons: []string{renew, covered, coveredAny},
+		},
+		{
+			name: "expiring on the last day of the lead", preset: PresetCAC2024, entity: with(certUntil(183)), obs: breach2022,
+			decision: Warn, required: StandardContract,
 			reasons: []string{
-				"approval CAC-2025-0042 (security_assessment) expires 2027-03-01, in 96 days",
-				covered,
+				"approval PIPC-88 (certification) expires 2027-05-27, in 183 days",
+				"personal-100k breached: 120000 >= 100000 since 2026-01-01, covered by PIPC-88 (certification)",
 			},
 		},
 		{
-			name: "expiring on the last day of the lead", preset: PresetCAC2022, entity: with(sa("CAC-2025-0042", day(2025, 3, 1), until(183))), obs: breach2022,
-			decision: Warn, required: SecurityAssessment,
+			name: "expiring the day after the lead", preset: PresetCAC2024, entity: with(certUntil(184)), obs: breach2022,
+			decision: Allow, required: StandardContract,
 		},
 		{
-			name: "expiring the day after the lead", preset: PresetCAC2022, entity: with(sa("CAC-2025-0042", day(2025, 3, 1), until(184))), obs: breach2022,
-			decision: Allow, required: SecurityAssessment,
+			// Until 2027-06-30: re-application due 2027-03-31 (Qingming, Labour
+			// Day and Dragon Boat between), 126 days after today.
+			name: "re-application due on the last day of the lead", preset: PresetCAC2022, entity: with(sa("CAC-2025-0042", day(2025, 6, 30), day(2027, 6, 30))),
+			obs: breach2022, decision: Warn, required: SecurityAssessment, leadDays: 126,
+		},
+		{
+			name: "re-application due the day after the lead", preset: PresetCAC2022, entity: with(sa("CAC-2025-0042", day(2025, 6, 30), day(2027, 6, 30))),
+			obs: breach2022, decision: Allow, required: SecurityAssessment, leadDays: 125,
 		},
 		{
 			name: "expiring, an entity below every threshold", preset: PresetCAC2022, entity: with(expiring), obs: counts{nonSensitive: 10}.obs(),
-			decision: Warn, required: MechanismNone,
-			reasons: []string{"approval CAC-2025-0042 (security_assessment) expires 2027-03-01, in 96 days"},
+			decision: Warn, required: StandardContract,
+			reasons: []string{renew, "personal-any breached: 10 >= 1 since 2025-01-01, covered by CAC-2025-0042 (security_assessment)"},
 		},
 		{
 			name: "expiring, renewed by an approved successor", preset: PresetCAC2022,
-			entity: with(expiring, sa("CAC-2027-0007", day(2027, 2, 1), day(2030, 2, 1))), obs: breach2022,
+			entity: with(expiring, sa("CAC-2027-0007", day(2027, 2, 1), day(2029, 2, 1))), obs: breach2022,
 			decision: Allow, required: SecurityAssessment,
 		},
 		{
@@ -413,7 +464,7 @@ func TestApprovals(t *testing.T) {
 		},
 		{
 			name: "expiring, successor leaves a gap", preset: PresetCAC2022,
-			entity: with(expiring, sa("CAC-2027-0007", day(2027, 3, 2), day(2030, 2, 1))), obs: breach2022,
+			entity: with(expiring, sa("CAC-2027-0007", day(2027, 3, 2), day(2029, 3, 2))), obs: breach2022,
 			decision: Warn, required: SecurityAssessment,
 		},
 		{
@@ -421,18 +472,22 @@ func TestApprovals(t *testing.T) {
 			entity: with(expiring, sa("CAC-2027-0007", day(2027, 3, 1), day(2027, 4, 1))), obs: breach2022,
 			decision: Warn, required: SecurityAssessment,
 			reasons: []string{
-				"approval CAC-2027-0007 (security_assessment) expires 2027-04-01, in 127 days",
-				covered,
+				"approval CAC-2027-0007 (security_assessment) expires 2027-04-01, in 127 days: re-apply by 2026-12-30, in 35 days (60 working days before expiry; 2022 Measures Art. 14)",
+				covered, coveredAny,
 			},
 		},
 		{
-			name: "expiring standard contract covers nothing under cac-2022", preset: PresetCAC2022,
-			entity: with(Approval{Mechanism: StandardContract, Status: Approved, Reference: "SC-1", ValidFrom: day(2025, 1, 1), ValidUntil: until(30)}),
-			obs:    counts{nonSensitive: 10}.obs(), decision: Allow, required: MechanismNone,
+			name: "expiring standard contract covers cac-2022 personal-any", preset: PresetCAC2022,
+			entity: with(Approval{Mechanism: StandardContract, Status: Approved, Reference: "SC-1", ValidFrom: day(2025, 1, 1), ValidUntil: until(30), FiledOn: day(2025, 1, 15)}),
+			obs:    counts{nonSensitive: 10}.obs(), decision: Warn, required: StandardContract,
+			reasons: []string{
+				"approval SC-1 (standard_contract) expires 2026-12-25, in 30 days",
+				"personal-any breached: 10 >= 1 since 2025-01-01, covered by SC-1 (standard_contract)",
+			},
 		},
 		{
 			name: "expiring standard contract covers cac-2024 rules", preset: PresetCAC2024,
-			entity: with(Approval{Mechanism: StandardContract, Status: Approved, Reference: "SC-1", ValidFrom: day(2025, 1, 1), ValidUntil: until(30)}),
+			entity: with(Approval{Mechanism: StandardContract, Status: Approved, Reference: "SC-1", ValidFrom: day(2025, 1, 1), ValidUntil: until(30), FiledOn: day(2025, 1, 15)}),
 			obs:    counts{nonSensitive: 10}.obs(), decision: Warn, required: MechanismNone,
 			reasons: []string{"approval SC-1 (standard_contract) expires 2026-12-25, in 30 days"},
 		},
@@ -440,7 +495,7 @@ func TestApprovals(t *testing.T) {
 			name: "valid_until as a UTC date", preset: PresetCAC2022,
 			entity: with(sa("CAC-2025-0042", time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC))),
 			obs:    breach2022, decision: Warn, required: SecurityAssessment,
-			reasons: []string{"approval CAC-2025-0042 (security_assessment) expires 2027-03-01, in 96 days", covered},
+			reasons: []string{renew, covered, coveredAny},
 		},
 	})
 }
@@ -455,7 +510,7 @@ func TestApprovalReports(t *testing.T) {
 	date := func(d Date) *Date { return &d }
 	days := func(n int) *int { return &n }
 	want := []ApprovalReport{
-		{Mechanism: SecurityAssessment, Status: Approved, Reference: "CAC-2025-0042", ValidUntil: date(Date{2027, 3, 1}), DaysLeft: days(96)},
+		{Mechanism: SecurityAssessment, Status: Approved, Reference: "CAC-2025-0042", ValidUntil: date(Date{2027, 3, 1}), DaysLeft: days(96), ReapplyBy: date(Date{2026, 11, 30})},
 		{Mechanism: StandardContract, Status: Pending, Reference: "SC-9", ValidUntil: date(Date{2026, 11, 1}), DaysLeft: days(-24)},
 		{Mechanism: SecurityAssessment, Status: Pending, Reference: "CAC-2026-R1"},
 	}
@@ -491,7 +546,10 @@ func TestYearRollover(t *testing.T) {
 		{
 			name: "cac-2022 on 31 December", preset: PresetCAC2022, obs: newYearsEve, now: eve,
 			decision: Block, required: SecurityAssessment,
-			reasons: []string{"personal-100k breached: 120000 >= 100000 since 2024-01-01"},
+			reasons: []string{
+				"personal-100k breached: 120000 >= 100000 since 2024-01-01",
+				"personal-any breached: 120000 >= 1 since 2024-01-01",
+			},
 		},
 		{
 			name: "cac-2024 on 31 December", preset: PresetCAC2024, obs: newYearsEve, now: eve,
@@ -501,7 +559,10 @@ func TestYearRollover(t *testing.T) {
 		{
 			name: "cac-2022 on 1 January still counts last year", preset: PresetCAC2022, obs: newYear, now: justAfter,
 			decision: Block, required: SecurityAssessment,
-			reasons: []string{"personal-100k breached: 120300 >= 100000 since 2025-01-01"},
+			reasons: []string{
+				"personal-100k breached: 120300 >= 100000 since 2025-01-01",
+				"personal-any breached: 120300 >= 1 since 2025-01-01",
+			},
 		},
 		{
 			name: "cac-2024 on 1 January starts again", preset: PresetCAC2024, obs: newYear, now: justAfter,
@@ -523,48 +584,48 @@ func TestYearRollover(t *testing.T) {
 }
 
 func TestLevels(t *testing.T) {
-	personal := func(est, ub uint64) Observation {
-		return withFigure(Observation{}, sketch.SincePrevJan1, sketch.Personal, est, ub)
+	nonSensitive := func(est, ub uint64) Observation {
+		return withFigure(Observation{}, sketch.CurrentYear, sketch.NonSensitive, est, ub)
 	}
 	runCases(t, []evalCase{
-		{name: "69,999", preset: PresetCAC2022, obs: personal(69_999, 69_999), decision: Allow, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelOK}, reasons: []string{}},
+		{name: "69,999", preset: PresetCAC2024, obs: nonSensitive(69_999, 69_999), decision: Allow, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelOK}, reasons: []string{}},
 		{
-			name: "70,000 is notice", preset: PresetCAC2022, obs: personal(70_000, 70_000), decision: Allow, required: MechanismNone,
-			rules: map[string]Level{"personal-100k": LevelNotice}, reasons: []string{"personal-100k at notice: 70000 of 100000 (70.0%) since 2025-01-01"},
+			name: "70,000 is notice", preset: PresetCAC2024, obs: nonSensitive(70_000, 70_000), decision: Allow, required: MechanismNone,
+			rules: map[string]Level{"personal-100k": LevelNotice}, reasons: []string{"personal-100k at notice: 70000 of 100000 (70.0%) since 2026-01-01"},
 		},
-		{name: "84,999 is notice", preset: PresetCAC2022, obs: personal(84_999, 84_999), decision: Allow, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelNotice}},
+		{name: "84,999 is notice", preset: PresetCAC2024, obs: nonSensitive(84_999, 84_999), decision: Allow, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelNotice}},
 		{
-			name: "85,000 is warning", preset: PresetCAC2022, obs: personal(85_000, 85_000), decision: Warn, required: MechanismNone,
-			rules: map[string]Level{"personal-100k": LevelWarning}, reasons: []string{"personal-100k at warning: 85000 of 100000 (85.0%) since 2025-01-01"},
+			name: "85,000 is warning", preset: PresetCAC2024, obs: nonSensitive(85_000, 85_000), decision: Warn, required: MechanismNone,
+			rules: map[string]Level{"personal-100k": LevelWarning}, reasons: []string{"personal-100k at warning: 85000 of 100000 (85.0%) since 2026-01-01"},
 		},
-		{name: "94,999 is warning", preset: PresetCAC2022, obs: personal(94_999, 94_999), decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelWarning}},
-		{name: "95,000 is critical", preset: PresetCAC2022, obs: personal(95_000, 95_000), decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelCritical}},
+		{name: "94,999 is warning", preset: PresetCAC2024, obs: nonSensitive(94_999, 94_999), decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelWarning}},
+		{name: "95,000 is critical", preset: PresetCAC2024, obs: nonSensitive(95_000, 95_000), decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelCritical}},
 		{
-			name: "upper bound at notice", preset: PresetCAC2022, obs: personal(69_000, 70_500), decision: Allow, required: MechanismNone,
+			name: "upper bound at notice", preset: PresetCAC2024, obs: nonSensitive(69_000, 70_500), decision: Allow, required: MechanismNone,
 			rules:   map[string]Level{"personal-100k": LevelNotice},
-			reasons: []string{"personal-100k at notice: 70500 of 100000 (70.5%) since 2025-01-01 (upper bound; estimate 69000)"},
+			reasons: []string{"personal-100k at notice: 70500 of 100000 (70.5%) since 2026-01-01 (upper bound; estimate 69000)"},
 		},
-		{name: "point below notice", preset: PresetCAC2022, obs: personal(69_000, 70_500), usePoint: true, decision: Allow, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelOK}},
-		{name: "upper bound at warning", preset: PresetCAC2022, obs: personal(84_000, 86_000), decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelWarning}},
-		{name: "point at notice", preset: PresetCAC2022, obs: personal(84_000, 86_000), usePoint: true, decision: Allow, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelNotice}},
-		{name: "upper bound at critical", preset: PresetCAC2022, obs: personal(94_000, 96_000), decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelCritical}},
-		{name: "point at warning", preset: PresetCAC2022, obs: personal(94_000, 96_000), usePoint: true, decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelWarning}},
+		{name: "point below notice", preset: PresetCAC2024, obs: nonSensitive(69_000, 70_500), usePoint: true, decision: Allow, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelOK}},
+		{name: "upper bound at warning", preset: PresetCAC2024, obs: nonSensitive(84_000, 86_000), decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelWarning}},
+		{name: "point at notice", preset: PresetCAC2024, obs: nonSensitive(84_000, 86_000), usePoint: true, decision: Allow, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelNotice}},
+		{name: "upper bound at critical", preset: PresetCAC2024, obs: nonSensitive(94_000, 96_000), decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelCritical}},
+		{name: "point at warning", preset: PresetCAC2024, obs: nonSensitive(94_000, 96_000), usePoint: true, decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelWarning}},
 		{
-			name: "upper bound breached", preset: PresetCAC2022, obs: personal(98_000, 100_400), decision: Block, required: SecurityAssessment,
+			name: "upper bound breached", preset: PresetCAC2024, obs: nonSensitive(98_000, 100_400), decision: Block, required: StandardContract,
 			rules:   map[string]Level{"personal-100k": LevelBreached},
-			reasons: []string{"personal-100k breached: 100400 >= 100000 since 2025-01-01 (upper bound; estimate 98000)"},
+			reasons: []string{"personal-100k breached: 100400 >= 100000 since 2026-01-01 (upper bound; estimate 98000)"},
 		},
 		{
-			name: "point critical", preset: PresetCAC2022, obs: personal(98_000, 100_400), usePoint: true, decision: Warn, required: MechanismNone,
-			rules: map[string]Level{"personal-100k": LevelCritical}, reasons: []string{"personal-100k at critical: 98000 of 100000 (98.0%) since 2025-01-01"},
+			name: "point critical", preset: PresetCAC2024, obs: nonSensitive(98_000, 100_400), usePoint: true, decision: Warn, required: MechanismNone,
+			rules: map[string]Level{"personal-100k": LevelCritical}, reasons: []string{"personal-100k at critical: 98000 of 100000 (98.0%) since 2026-01-01"},
 		},
-		{name: "custom notice", preset: PresetCAC2022, obs: personal(50_000, 50_000), levels: Levels{0.5, 0.6, 0.9}, decision: Allow, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelNotice}},
-		{name: "custom warning", preset: PresetCAC2022, obs: personal(89_999, 89_999), levels: Levels{0.5, 0.6, 0.9}, decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelWarning}},
-		{name: "custom critical", preset: PresetCAC2022, obs: personal(90_000, 90_000), levels: Levels{0.5, 0.6, 0.9}, decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelCritical}},
+		{name: "custom notice", preset: PresetCAC2024, obs: nonSensitive(50_000, 50_000), levels: Levels{0.5, 0.6, 0.9}, decision: Allow, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelNotice}},
+		{name: "custom warning", preset: PresetCAC2024, obs: nonSensitive(89_999, 89_999), levels: Levels{0.5, 0.6, 0.9}, decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelWarning}},
+		{name: "custom critical", preset: PresetCAC2024, obs: nonSensitive(90_000, 90_000), levels: Levels{0.5, 0.6, 0.9}, decision: Warn, required: MechanismNone, rules: map[string]Level{"personal-100k": LevelCritical}},
 		{
-			name: "covered warning is information", preset: PresetCAC2022, obs: personal(90_000, 90_000), decision: Allow, required: MechanismNone,
-			entity:  Entity{Approvals: []Approval{sa("CAC-2025-0042", day(2025, 3, 1), day(2029, 3, 1))}},
-			reasons: []string{"personal-100k at warning: 90000 of 100000 (90.0%) since 2025-01-01, covered by CAC-2025-0042 (security_assessment)"},
+			name: "covered warning is information", preset: PresetCAC2024, obs: nonSensitive(90_000, 90_000), decision: Allow, required: MechanismNone,
+			entity:  Entity{Approvals: []Approval{sa("CAC-2025-0042", day(2026, 6, 1), day(2028, 6, 1))}},
+			reasons: []string{"personal-100k at warning: 90000 of 100000 (90.0%) since 2026-01-01, covered by CAC-2025-0042 (security_assessment)"},
 		},
 	})
 }
@@ -576,7 +637,7 @@ func TestLevelsOf(t *testing.T) {
 		want              Level
 	}{
 		{0, 1, LevelOK}, {1, 1, LevelBreached}, {7, 1, LevelBreached},
-		{0, 0, LevelOK}, {1, 0, LevelBreached},
+		{0, 0, LevelBreached}, {1, 0, LevelBreached},
 		{6_999, 10_000, LevelOK}, {7_000, 10_000, LevelNotice}, {8_500, 10_000, LevelWarning},
 		{9_500, 10_000, LevelCritical}, {9_999, 10_000, LevelCritical}, {10_000, 10_000, LevelBreached},
 		{699_999, 1_000_000, LevelOK}, {700_000, 1_000_000, LevelNotice}, {850_000, 1_000_000, LevelWarning},
@@ -624,7 +685,7 @@ func TestRequiredMechanism(t *testing.T) {
 		{name: "strongest of several", preset: PresetCAC2024, obs: counts{nonSensitive: 1_200_000, sensitive: 3}.obs(), decision: Block, required: SecurityAssessment},
 		{
 			name: "breached rules count even when covered", preset: PresetCAC2022, obs: counts{nonSensitive: 150_000}.obs(),
-			entity:   Entity{Approvals: []Approval{sa("CAC-2025-0042", day(2025, 3, 1), day(2029, 3, 1))}},
+			entity:   Entity{Approvals: []Approval{sa("CAC-2025-0042", day(2026, 6, 1), day(2028, 6, 1))}},
 			decision: Allow, required: SecurityAssessment,
 		},
 	})
@@ -638,7 +699,7 @@ func TestForecastDecision(t *testing.T) {
 	obs.Series = map[sketch.Window]map[sketch.Counter][]float64{
 		sketch.CurrentYear: {sketch.NonSensitive: series(151, func(i int) float64 { return 20_000 + 400*float64(i) })},
 	}
-	contract := Entity{ID: "acme-sh", Approvals: []Approval{{Mechanism: StandardContract, Status: Approved, Reference: "SC-1", ValidFrom: day(2025, 1, 1), ValidUntil: day(2029, 1, 1)}}}
+	contract := Entity{ID: "acme-sh", Approvals: []Approval{{Mechanism: StandardContract, Status: Approved, Reference: "SC-1", ValidFrom: day(2025, 1, 1), ValidUntil: day(2029, 1, 1), FiledOn: day(2025, 1, 15)}}}
 	const (
 		forecast = "personal-100k forecast to cross 100000 on 2026-07-20 (50 days)"
 		notice   = "personal-100k at notice: 80000 of 100000 (80.0%) since 2026-01-01"
@@ -709,12 +770,14 @@ func TestReasonOrder(t *testing.T) {
 	}
 }
 
-func TestUnknownEntity(t *testing.T) {
+// TestEntityWithoutData: an entity with nothing stored and no registry
+// entry evaluates to allow with every counter and rule reported.
+func TestEntityWithoutData(t *testing.T) {
 	st := Evaluate(settingsFor(t, PresetCAC2022), Entity{ID: "never-seen"}, Observation{}, now)
 	if st.Decision != Allow || st.RequiredMechanism != MechanismNone || st.Reasons == nil || len(st.Reasons) != 0 {
-		t.Errorf("unknown entity: %s %s %q, want allow none []", st.Decision, st.RequiredMechanism, st.Reasons)
+		t.Errorf("entity without data: %s %s %q, want allow none []", st.Decision, st.RequiredMechanism, st.Reasons)
 	}
-	if st.Approvals == nil || len(st.Counters) != len(sketch.Counters)*len(sketch.Windows) || len(st.Rules) != 5 {
+	if st.Approvals == nil || len(st.Counters) != len(sketch.Counters)*len(sketch.Windows) || len(st.Rules) != 6 {
 		t.Errorf("unknown entity: %d counters, %d rules, approvals %v", len(st.Counters), len(st.Rules), st.Approvals)
 	}
 	// No location: UTC.
@@ -733,30 +796,36 @@ func TestPresets(t *testing.T) {
 		mechanism Mechanism
 		ciio      bool
 		important bool
+		advisory  bool
 	}
 	p22, p24 := sketch.SincePrevJan1, sketch.CurrentYear
 	want := map[string][]row{
 		PresetCAC2022: {
-			{"ciio", sketch.Personal, p22, 1, SecurityAssessment, true, false},
-			{"important-data", ImportantDataCounter, p22, 1, SecurityAssessment, false, true},
-			{"processed-1m", sketch.Processed, p22, 1_000_000, SecurityAssessment, false, false},
-			{"personal-100k", sketch.Personal, p22, 100_000, SecurityAssessment, false, false},
-			{"sensitive-10k", sketch.Sensitive, p22, 10_000, SecurityAssessment, false, false},
+			{"ciio", sketch.Personal, p22, 0, SecurityAssessment, true, false, false},
+			{"important-data", ImportantDataCounter, p22, 1, SecurityAssessment, false, true, false},
+			{"processed-1m", sketch.Processed, p22, 1_000_000, SecurityAssessment, false, false, false},
+			{"personal-100k", sketch.Personal, p22, 100_000, SecurityAssessment, false, false, false},
+			{"sensitive-10k", sketch.Sensitive, p22, 10_000, SecurityAssessment, false, false, false},
+			{"personal-any", sketch.Personal, p22, 1, StandardContract, false, false, false},
 		},
 		PresetCAC2024: {
-			{"ciio", sketch.Personal, p24, 1, SecurityAssessment, true, false},
-			{"important-data", ImportantDataCounter, p24, 1, SecurityAssessment, false, true},
-			{"personal-1m", sketch.NonSensitive, p24, 1_000_000, SecurityAssessment, false, false},
-			{"personal-100k", sketch.NonSensitive, p24, 100_000, StandardContract, false, false},
-			{"sensitive-10k", sketch.Sensitive, p24, 10_000, SecurityAssessment, false, false},
-			{"sensitive-any", sketch.Sensitive, p24, 1, StandardContract, false, false},
+			{"ciio", sketch.Personal, p24, 0, SecurityAssessment, true, false, false},
+			{"important-data", ImportantDataCounter, p24, 1, SecurityAssessment, false, true, false},
+			{"personal-1m", sketch.NonSensitive, p24, 1_000_000, SecurityAssessment, false, false, false},
+			{"personal-100k", sketch.NonSensitive, p24, 100_000, StandardContract, false, false, false},
+			{"sensitive-10k", sketch.Sensitive, p24, 10_000, SecurityAssessment, false, false, false},
+			{"sensitive-any", sketch.Sensitive, p24, 1, StandardContract, false, false, false},
+			{"hr-exemption", HRExemptCounter, p24, 0, MechanismNone, false, false, true},
 		},
 	}
 	for _, name := range PresetNames() {
 		p := mustPreset(t, name)
 		var got []row
 		for _, r := range p.Rules {
-			got = append(got, row{r.ID, r.Counter, r.Window, r.Threshold, r.Mechanism, r.CIIOOnly, r.ImportantData})
+			got = append(got, row{r.ID, r.Counter, r.Window, r.Threshold, r.Mechanism, r.CIIOOnly, r.ImportantData, r.Advisory})
+			if !strings.Contains(r.Basis, "Art") {
+				t.Errorf("preset %s rule %s cites no article: %q", name, r.ID, r.Basis)
+			}
 		}
 		if p.Name != name || !slices.Equal(got, want[name]) {
 			t.Errorf("preset %s:\n got %v\nwant %v", name, got, want[name])
@@ -764,13 +833,43 @@ func TestPresets(t *testing.T) {
 		if err := (Settings{Preset: p, Location: cst}).Validate(); err != nil {
 			t.Errorf("preset %s: %v", name, err)
 		}
-		p.Rules[0].Threshold = 42 // a copy: the next call is unchanged
-		if mustPreset(t, name).Rules[0].Threshold != 1 {
+		p.Rules[1].Threshold = 42 // a copy: the next call is unchanged
+		if mustPreset(t, name).Rules[1].Threshold != 1 {
 			t.Errorf("preset %s shares its rules between calls", name)
 		}
 	}
+	if p := mustPreset(t, PresetCAC2022); !p.Rules[2].NeedsTransfer || !p.Rules[2].DeclaredFloor {
+		t.Errorf("processed-1m: %+v, want NeedsTransfer and DeclaredFloor", p.Rules[2])
+	}
 	if _, err := PresetByName("cac-2023"); !errorsIs(err, ErrUnknownPreset) {
 		t.Errorf("unknown preset: %v, want ErrUnknownPreset", err)
+	}
+	if DefaultPreset != PresetCAC2024 {
+		t.Errorf("DefaultPreset = %s, want cac-2024, the law in force since 2024-03-22", DefaultPreset)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	for name, want := range map[string][]string{
+		PresetCAC2022: {
+			"policy cac-2022: Measures for Security Assessment of Outbound Data Transfers (2022)",
+			"personal-any    personal >= 1 since 1 January of last year -> standard_contract (PIPL Art. 38; Standard Contract Measures Art. 4)",
+			"ciio            a critical information infrastructure operator, from its first transfer -> security_assessment",
+			"processed-1m    processed >= 1000000 since 1 January of last year, with personal >= 1 (at least processed_subjects)",
+		},
+		PresetCAC2024: {
+			"policy cac-2024: Provisions on Promoting and Regulating Cross-Border Data Flows (2024, in force since 2024-03-22)",
+			"exempt transfers (Arts. 3-6) left out where the entity may rely on them",
+			"hr-exemption    people of hr-exempt transfers this year >= the entity's employees -> warn (advisory) (2024 Provisions Art. 5(2))",
+			"personal-100k   non_sensitive >= 100000 this year -> standard_contract (2024 Provisions Art. 8)",
+		},
+	} {
+		got := mustPreset(t, name).Describe()
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s.Describe() lacks %q:\n%s", name, w, got)
+			}
+		}
 	}
 }
 

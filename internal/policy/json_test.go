@@ -126,7 +126,7 @@ func TestStatusJSON(t *testing.T) {
 	if len(approvals) != 1 {
 		t.Fatalf("%d approvals, want 1", len(approvals))
 	}
-	if got, want := keys(t, approvals[0]), sorted("mechanism", "status", "reference", "valid_until", "days_left"); !slices.Equal(got, want) {
+	if got, want := keys(t, approvals[0]), sorted("mechanism", "status", "reference", "valid_until", "days_left", "filed_on", "filing_due", "reapply_by"); !slices.Equal(got, want) {
 		t.Errorf("approval keys %v, want %v", got, want)
 	}
 	a := approvals[0].(map[string]any)

@@ -68,10 +68,10 @@ func (l Levels) orDefault() Levels {
 }
 
 // Of returns the level of figure held against threshold: breached at
-// figure ≥ threshold, else by the ratio figure/threshold. A threshold of 0
-// or 1 gives only ok or breached.
+// figure ≥ threshold, else by the ratio figure/threshold. A threshold of 1
+// gives only ok or breached; a threshold of 0 is breached from the start,
+// whatever the figure (the ciio rule of a CIIO).
 func (l Levels) Of(figure, threshold uint64) Level {
-	threshold = max(threshold, 1)
 	if figure >= threshold {
 		return LevelBreached
 	}
