@@ -38,6 +38,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"
 	"github.com/transferwatch/transferwatch/internal/subject"
@@ -672,7 +673,7 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 	if err != nil {
 		p.dead = append(p.dead, deadLetter(msg, err))
 	} else if len(hashes) > 0 {
-		cell := sketch.CellOf(ev.Kind, ev.Sensitive, ev.Exempt())
+		cell := sketch.CellOf(ev.Kind, ev.Sensitive, policy.StoredExempt(ev.Exemption, ev.ImportantData))
 		p.batch.AddDense(in.dense, ev.Entity, year, day, cell, ev.ImportantData, hashes)
 		p.subjects += len(hashes)
 	}
