@@ -182,10 +182,29 @@ elif ! go build -o "$tmp/transferwatch" ./cmd/transferwatch; then
 	fail "go build ./cmd/transferwatch (for check-config)"
 else
 	step "transferwatch check-config on every rendered config.yaml"
+	# The rendered configs name files inside the pod (/etc/transferwatch/…),
+	# which check-config reads: put real ones, made here, under $tmp/pod and
+	# point the config at them.
+	pod="$tmp/pod"
+	mkdir -p "$pod"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=check \
+		-keyout "$pod/key.pem" -out "$pod/cert.pem" 2>/dev/null || fail "openssl: a test certificate"
 	for values in "$CHART"/ci/*.yaml; do
 		name=$(basename "$values" .yaml)
 		[ -s "$tmp/$name.yaml" ] || continue
-		config_of "$tmp/$name.yaml" >"$tmp/$name.config.yaml"
+		config_of "$tmp/$name.yaml" | sed "s#/etc/transferwatch/#$pod/etc/transferwatch/#g" >"$tmp/$name.config.yaml"
+		{ grep -oE '(ca_file|cert_file|key_file|token_file|subject_key_file): *"?[^ "]+' "$tmp/$name.config.yaml" || true; } |
+			while IFS=: read -r field path; do
+				path=$(echo "$path" | tr -d ' "')
+				case "$path" in "$pod"/*) ;; *) continue ;; esac
+				mkdir -p "$(dirname "$path")"
+				case "$field" in
+				key_file) cp "$pod/key.pem" "$path" ;;
+				ca_file | cert_file) cp "$pod/cert.pem" "$path" ;;
+				subject_key_file) echo "$TEST_SUBJECT_KEY" >"$path" ;;
+				*) echo "check-token" >"$path" ;;
+				esac
+			done
 		if TW_SUBJECT_KEY=$TEST_SUBJECT_KEY "$tmp/transferwatch" check-config --config "$tmp/$name.config.yaml"; then
 			ok "check-config $name"
 		else

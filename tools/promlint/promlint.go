@@ -49,6 +49,13 @@ func Exported() []Metric {
 		{Name: "transferwatch_consumer_lag", Labels: []string{"partition"}},
 		{Name: "transferwatch_decision_changes_total", Labels: []string{"decision"}},
 		{Name: "transferwatch_build_info", Labels: []string{"version", "revision", "goversion"}},
+		{Name: "transferwatch_store_ok", Labels: []string{}},
+		{Name: "transferwatch_entities", Labels: []string{}},
+		{Name: "transferwatch_entities_limit", Labels: []string{}},
+		{Name: "transferwatch_http_requests_total", Labels: []string{"handler", "code"}},
+		{Name: "transferwatch_http_request_duration_seconds_bucket", Labels: []string{"handler", "le"}},
+		{Name: "transferwatch_http_request_duration_seconds_sum", Labels: []string{"handler"}},
+		{Name: "transferwatch_http_request_duration_seconds_count", Labels: []string{"handler"}},
 		{Name: "up", Labels: []string{}},
 		{Name: "ALERTS", Labels: nil},
 	}
