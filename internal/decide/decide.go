@@ -33,7 +33,7 @@ type Store interface {
 	History(ctx context.Context, entity string, years ...int) (sketch.History, error)
 	Entities(ctx context.Context) ([]string, error)
 	Decision(ctx context.Context, entity string) (store.Decision, error)
-	SwapDecision(ctx context.Context, entity string, prev, next store.Decision) (bool, error)
+	SwapDecision(ctx context.Context, entity string, prev, next store.Decision, msg []byte) (bool, error)
 }
 
 // Publisher writes to the decisions topic: *kafka.Writer.
@@ -210,8 +210,12 @@ func (d *Decider) evaluateOne(ctx context.Context, id string, announce bool) (*k
 			}
 			return nil, nil
 		}
-		next := store.Decision{Version: prev.Version + 1, Decision: string(st.Decision)}
-		ok, err := d.store.SwapDecision(ctx, id, prev, next)
+		next := store.Decision{Version: prev.Version + 1, Decision: string(st.Decision), DecidedAt: st.UpdatedAt}
+		m, err := message(st.Signal(policy.Decision(prev.Decision), next.Version))
+		if err != nil {
+			return nil, err
+		}
+		ok, err := d.store.SwapDecision(ctx, id, prev, next, m.Value)
 		if err != nil {
 			return nil, err
 		}
@@ -219,7 +223,7 @@ func (d *Decider) evaluateOne(ctx context.Context, id string, announce bool) (*k
 			d.m.changes.WithLabelValues(string(st.Decision)).Inc()
 			d.opts.Logger.Info("decision changed", "entity", id, "decision", st.Decision,
 				"previous", prev.Decision, "version", next.Version, "reasons", st.Reasons)
-			return message(st.Signal(policy.Decision(prev.Decision), next.Version))
+			return m, nil
 		}
 		if attempt >= 3 {
 			return nil, errors.New("decision record keeps changing under us")
