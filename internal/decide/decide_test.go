@@ -47,7 +47,11 @@ func subjects(from, n int) []uint64 {
 }
 
 func writer(c *kafkatest.Cluster) *kafka.Writer {
-	return &kafka.Writer{Addr: kafka.TCP(c.Addr()), Topic: decisions, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	return decide.NewWriter(kafka.TCP(c.Addr()), decisions, nil)
+}
+
+func topic(c *kafkatest.Cluster) *decide.TopicReader {
+	return decide.NewTopicReader(kafka.TCP(c.Addr()), decisions, nil)
 }
 
 func figure(s policy.Status, k sketch.Counter, w sketch.Window) uint64 {
@@ -89,8 +93,11 @@ func TestPresetSwitchNeedsNoReplay(t *testing.T) {
 			w := writer(c)
 			defer w.Close()
 			d := decide.New(st, w, prometheus.NewRegistry(), decide.Options{
-				Settings: settings(t, tc.preset), Now: func() time.Time { return now },
+				Settings: settings(t, tc.preset), Now: func() time.Time { return now }, Topic: topic(c),
 			})
+			if err := d.Resync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			if err := d.Evaluate(context.Background(), []string{"acme-sh"}); err != nil {
 				t.Fatal(err)
 			}
@@ -122,9 +129,13 @@ func TestChangePublishedOnce(t *testing.T) {
 	for _, reg := range regs {
 		w := writer(c)
 		t.Cleanup(func() { w.Close() })
-		ds = append(ds, decide.New(st, w, reg, decide.Options{
-			Settings: settings(t, "cac-2022"), Now: func() time.Time { return now },
-		}))
+		d := decide.New(st, w, reg, decide.Options{
+			Settings: settings(t, "cac-2022"), Now: func() time.Time { return now }, Topic: topic(c),
+		})
+		if err := d.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
 	}
 	sens := sketch.CellOf(event.KindTransfer, true, false)
 	steps := []struct {
@@ -199,7 +210,11 @@ func TestStartAnnouncesEveryKnownEntity(t *testing.T) {
 		Settings: settings(t, "cac-2022"),
 		Entities: []policy.Entity{{ID: "configured", Name: "Configured Co.", CIIO: true}},
 		Now:      func() time.Time { return now },
+		Topic:    topic(c),
 	})
+	if s, ok := d.Status("configured"); !ok || s.Name != "Configured Co." || s.Decision != "" || !s.UpdatedAt.IsZero() {
+		t.Errorf("configured status before start = %+v, want a stub not evaluated yet", s)
+	}
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
