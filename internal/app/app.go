@@ -125,17 +125,24 @@ func Run(ctx context.Context, o Options) (err error) {
 		return w
 	}
 	dlq := writer(cfg.Kafka.DeadLetterTopic)
-	decisions := writer(cfg.Kafka.DecisionsTopic)
+	// The decider's own writer gives up within decide.PublishTimeout, so a
+	// write never lands after its publishing lease lapsed.
+	decTr := kset.Transport()
+	decisions := decide.NewWriter(kafka.TCP(cfg.Kafka.Brokers...), cfg.Kafka.DecisionsTopic, decTr)
+	cleanups = append(cleanups, func() error { decTr.CloseIdleConnections(); return nil }, decisions.Close)
 
 	settings, err := PolicySettings(cfg)
 	if err != nil {
 		return err
 	}
 	dec := decide.New(st, decisions, reg, decide.Options{
-		Settings: settings,
-		Entities: Registry(cfg),
-		Now:      o.Now,
-		Logger:   log.With("component", "decide"),
+		Settings:     settings,
+		Entities:     Registry(cfg),
+		Topic:        decide.NewTopicReader(kafka.TCP(cfg.Kafka.Brokers...), cfg.Kafka.DecisionsTopic, decTr),
+		Reannounce:   cfg.Decisions.ReannounceInterval,
+		MaxStaleness: cfg.HTTP.MaxStaleness,
+		Now:          o.Now,
+		Logger:       log.With("component", "decide"),
 	})
 	if o.Decider != nil {
 		o.Decider(dec)
@@ -165,15 +172,18 @@ func Run(ctx context.Context, o Options) (err error) {
 			Statuses: dec,
 			Gatherer: reg,
 			Token:    cfg.APIToken,
+			Now:      o.Now,
 			Ready: func(r *http.Request) error {
 				if draining.Load() {
 					return errors.New("shutting down")
 				}
-				if err := in.Ready(); err != nil {
-					return err
-				}
 				pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 				defer cancel()
+				if err := in.Ready(); err != nil {
+					// The start-up evaluation, which reads the decisions
+					// topic, may be waiting for the broker: say why.
+					return errors.Join(err, brokerAnswers(pctx, kset.Dialer(), cfg.Kafka.Brokers))
+				}
 				if err := st.Ping(pctx); err != nil {
 					return fmt.Errorf("store: %w", err)
 				}
