@@ -137,6 +137,7 @@ type Decider struct {
 
 	mu      sync.RWMutex
 	entries map[string]entry  // evaluated entities
+	seen    map[string]bool   // every entity a round was asked to evaluate
 	floors  map[string]Record // highest version on the topic, per entity
 
 	evalMu sync.Mutex // one evaluation round at a time
@@ -187,6 +188,7 @@ func New(st Store, pub Publisher, reg prometheus.Registerer, opts Options) *Deci
 		m:       newMetrics(reg),
 		series:  forecastSeries(opts.Settings.Preset),
 		entries: make(map[string]entry),
+		seen:    make(map[string]bool),
 		floors:  make(map[string]Record),
 	}
 }
@@ -368,6 +370,11 @@ func (d *Decider) evaluate(ctx context.Context, ids []string, announce, complete
 		d.held = false
 	}
 	start := d.opts.Now()
+	d.mu.Lock()
+	for _, id := range ids {
+		d.seen[id] = true
+	}
+	d.mu.Unlock()
 	outs, failed := d.evaluateAll(ctx, ids, false)
 	var behind []int
 	for i := range ids {
@@ -403,10 +410,12 @@ func (d *Decider) evaluate(ctx context.Context, ids []string, announce, complete
 	}
 	if len(errs) == 0 {
 		d.storeErr.Store(nil)
-		if complete {
-			d.lastRound.Store(&start)
-			d.ready.Store(true)
-		}
+	}
+	if complete {
+		// Every entity the store lists was evaluated, or failed and so
+		// has no fresh status: Verdict allows only those it lists not.
+		d.lastRound.Store(&start)
+		d.ready.Store(true)
 	}
 	if err := d.publish(ctx, pubs); err != nil {
 		errs = append(errs, err)

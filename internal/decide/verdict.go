@@ -10,8 +10,8 @@ import (
 
 // Why Verdict does not answer. Each error it returns wraps one of them.
 var (
-	// ErrNotReady: no complete evaluation round since start (or the
-	// entity, though configured, was not evaluated yet).
+	// ErrNotReady: no complete evaluation round since start, or the
+	// entity, configured or seen in the store, was not evaluated yet.
 	ErrNotReady = errors.New("no evaluation has completed since the service started")
 	// ErrStoreUnavailable: the store does not answer.
 	ErrStoreUnavailable = errors.New("the store is unreachable")
@@ -26,8 +26,9 @@ var (
 // §6), with the version and time of its recorded decision and the time of
 // the figures (as_of). It fails closed: it returns an error wrapping
 // ErrNotReady, ErrStoreUnavailable, ErrStoreIntegrity or ErrStale when it
-// does not know. An entity neither configured nor seen is allowed: nothing
-// was counted for it as of the last complete round.
+// does not know. An entity neither configured nor seen (by any round) is
+// allowed: nothing was counted for it as of the last complete round; an
+// entity seen whose evaluation failed is not.
 func (d *Decider) Verdict(id string, now time.Time) (policy.Verdict, error) {
 	if !d.ready.Load() {
 		return policy.Verdict{}, ErrNotReady
@@ -42,10 +43,11 @@ func (d *Decider) Verdict(id string, now time.Time) (policy.Verdict, error) {
 	}
 	d.mu.RLock()
 	e, ok := d.entries[id]
+	seen := d.seen[id]
 	d.mu.RUnlock()
 	if !ok {
-		if _, configured := d.registry[id]; configured {
-			return policy.Verdict{}, fmt.Errorf("%w: entity %s not evaluated yet", ErrNotReady, id)
+		if _, configured := d.registry[id]; configured || seen {
+			return policy.Verdict{}, fmt.Errorf("%w: entity %s was not evaluated yet", ErrNotReady, id)
 		}
 		asOf := *d.lastRound.Load()
 		if err := d.fresh(asOf, now); err != nil {

@@ -3,6 +3,7 @@ package decide_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,5 +127,34 @@ func TestStatusOfConfiguredEntity(t *testing.T) {
 	}
 	if s, ok := d.Status("acme-sh"); !ok || s.Decision != policy.Allow || !s.UpdatedAt.Equal(day) || len(s.Rules) == 0 {
 		t.Fatalf("status after the first round = %+v, want evaluated", s)
+	}
+}
+
+// TestVerdictOfEntityFailingEvaluation: an entity the store lists but
+// whose sketches cannot be read has no answer, where an unknown entity is
+// allowed; the other entities answer.
+func TestVerdictOfEntityFailingEvaluation(t *testing.T) {
+	c := kafkatest.New(t, 1, decisions)
+	rds := redistest.Server(t)
+	ctx := context.Background()
+	st := redisClient(t, rds)
+	addSensitive(t, st, "acme-sh", 0, 10_400)
+	addSensitive(t, st, "broken-co", 0, 10)
+	raw := rawRedis(t, rds)
+	if err := raw.HSet(ctx, "tw:{broken-co}:y2026", "s0", "not a sketch").Err(); err != nil {
+		t.Fatal(err)
+	}
+	d := newInstance(t, c, st, nil, decide.Options{})
+	if err := d.Start(ctx); err == nil || !strings.Contains(err.Error(), "broken-co") {
+		t.Fatalf("Start = %v, want the failure of broken-co", err)
+	}
+	if v, err := d.Verdict("broken-co", day); !errors.Is(err, decide.ErrNotReady) {
+		t.Errorf("Verdict(broken-co) = %+v, %v; want ErrNotReady", v, err)
+	}
+	if v, err := d.Verdict("acme-sh", day); err != nil || v.Decision != policy.Block {
+		t.Errorf("Verdict(acme-sh) = %+v, %v; want block", v, err)
+	}
+	if v, err := d.Verdict("nobody", day); err != nil || v.Decision != policy.Allow {
+		t.Errorf("Verdict(nobody) = %+v, %v; want allow", v, err)
 	}
 }
