@@ -385,14 +385,21 @@ func (d *Decider) evaluate(ctx context.Context, ids []string, announce, complete
 	if len(behind) > 0 {
 		// The store lost decisions the floors say were published: another
 		// instance may have published more since this one read the topic.
-		err := d.resync(ctx)
-		again := make([]string, len(behind))
-		for j, i := range behind {
-			again[j] = ids[i]
-		}
-		outs2, failed2 := d.evaluateAll(ctx, again, true)
-		for j, i := range behind {
-			outs[i], failed[i] = outs2[j], errors.Join(err, failed2[j])
+		// Without the topic's word, record nothing for them: a change
+		// now could reuse a version already published.
+		if err := d.resync(ctx); err != nil {
+			for _, i := range behind {
+				failed[i] = err
+			}
+		} else {
+			again := make([]string, len(behind))
+			for j, i := range behind {
+				again[j] = ids[i]
+			}
+			outs2, failed2 := d.evaluateAll(ctx, again, true)
+			for j, i := range behind {
+				outs[i], failed[i] = outs2[j], failed2[j]
+			}
 		}
 	}
 
