@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,8 +20,13 @@ import (
 
 // Statuses is the decider's cache.
 type Statuses interface {
+	// Status returns an entity's status; a configured entity not evaluated
+	// yet has one with a zero UpdatedAt.
 	Status(id string) (policy.Status, bool)
 	Statuses() []policy.Status
+	// Verdict returns the entity's decision answer at now, or an error
+	// saying why it is not known.
+	Verdict(id string, now time.Time) (policy.Verdict, error)
 }
 
 // Options of the handler.
@@ -36,12 +42,18 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Pprof serves /debug/pprof/, behind Token like /v1.
 	Pprof bool
+	// Now is the clock of the decision answers' staleness. Default
+	// time.Now.
+	Now func() time.Time
 }
 
 var entityID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // Handler returns the HTTP handler.
 func Handler(o Options) http.Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	mux := newRoutes(o.Registerer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -60,9 +72,14 @@ func Handler(o Options) http.Handler {
 
 	v1 := mux.guarded(func(h http.Handler) http.Handler { return requireToken(o.Token, h) })
 	v1.HandleFunc("GET /v1/entities", func(w http.ResponseWriter, _ *http.Request) {
+		list := o.Statuses.Statuses()
+		out := make([]any, len(list))
+		for i, s := range list {
+			out[i] = entityStatus(s)
+		}
 		writeJSON(w, http.StatusOK, struct {
-			Entities []policy.Status `json:"entities"`
-		}{o.Statuses.Statuses()})
+			Entities []any `json:"entities"`
+		}{out})
 	})
 	v1.HandleFunc("GET /v1/entities/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
@@ -71,7 +88,7 @@ func Handler(o Options) http.Handler {
 			writeError(w, http.StatusNotFound, "entity "+quote(id)+" is neither configured nor seen")
 			return
 		}
-		writeJSON(w, http.StatusOK, s)
+		writeJSON(w, http.StatusOK, entityStatus(s))
 	})
 	v1.HandleFunc("GET /v1/entities/{id}/decision", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
@@ -79,12 +96,15 @@ func Handler(o Options) http.Handler {
 			writeError(w, http.StatusBadRequest, "entity id must be 1-128 characters of A-Za-z0-9._:-")
 			return
 		}
-		s, ok := o.Statuses.Status(id)
-		if !ok {
-			// Never seen: nothing counted, so nothing to hold back.
-			s = policy.Status{Entity: id, Decision: policy.Allow, RequiredMechanism: policy.MechanismNone}
+		// Fail closed: when the service does not know, the pipeline is
+		// told to wait, never allowed.
+		v, err := o.Statuses.Verdict(id, o.Now())
+		if err != nil {
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusServiceUnavailable, "no decision for entity "+quote(id)+" now: "+err.Error())
+			return
 		}
-		writeJSON(w, http.StatusOK, s.Verdict())
+		writeJSON(w, http.StatusOK, v)
 	})
 	v1.HandleFunc("/v1/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
@@ -93,6 +113,32 @@ func Handler(o Options) http.Handler {
 		handlePprof(v1)
 	}
 	return mux
+}
+
+// evaluatedStatus is the EntityStatus of an evaluated entity.
+type evaluatedStatus struct {
+	policy.Status
+	Evaluated bool `json:"evaluated"`
+}
+
+// pendingStatus is the EntityStatus of a configured entity before its
+// first evaluation: what the configuration says of it, no figures, and a
+// null decision, so that nobody reads it as allow.
+type pendingStatus struct {
+	policy.Status
+	Decision          *policy.Decision  `json:"decision"`
+	RequiredMechanism *policy.Mechanism `json:"required_mechanism"`
+	UpdatedAt         *time.Time        `json:"updated_at"`
+	Evaluated         bool              `json:"evaluated"`
+}
+
+// entityStatus returns the answer for s.
+func entityStatus(s policy.Status) any {
+	if s.UpdatedAt.IsZero() {
+		s.Reasons = []string{"not evaluated yet since the service started"}
+		return pendingStatus{Status: s}
+	}
+	return evaluatedStatus{Status: s, Evaluated: true}
 }
 
 func requireToken(token string, next http.Handler) http.Handler {

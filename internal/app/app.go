@@ -135,17 +135,26 @@ func Run(ctx context.Context, o Options) (err error) {
 		return w
 	}
 	dlq := writer(cfg.Kafka.DeadLetterTopic)
-	decisions := writer(cfg.Kafka.DecisionsTopic)
+	// The decider's own writer gives up within decide.PublishTimeout, so a
+	// write never lands after its publishing lease lapsed.
+	decTr := kset.Transport()
+	decisions := decide.NewWriter(kafka.TCP(cfg.Kafka.Brokers...), cfg.Kafka.DecisionsTopic, decTr)
+	cleanups = append(cleanups, func() error { decTr.CloseIdleConnections(); return nil }, decisions.Close)
 
 	settings, err := PolicySettings(cfg)
 	if err != nil {
 		return err
 	}
 	dec := decide.New(st, decisions, reg, decide.Options{
-		Settings: settings,
-		Entities: Registry(cfg),
-		Now:      o.Now,
-		Logger:   log.With("component", "decide"),
+		Settings:     settings,
+		Entities:     Registry(cfg),
+		Topic:        decide.NewTopicReader(kafka.TCP(cfg.Kafka.Brokers...), cfg.Kafka.DecisionsTopic, decTr),
+		Reannounce:   cfg.Decisions.ReannounceInterval,
+		MaxStaleness: cfg.HTTP.MaxStaleness,
+		StoreOK:      checker.OK,
+		Verify:       checker.Check,
+		Now:          o.Now,
+		Logger:       log.With("component", "decide"),
 	})
 	if o.Decider != nil {
 		o.Decider(dec)
@@ -184,6 +193,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Registerer: reg,
 		Token:      cfg.APIToken,
 		Pprof:      cfg.HTTP.Pprof,
+		Now:        o.Now,
 		Ready: func(r *http.Request) error {
 			if draining.Load() {
 				return errors.New("shutting down")
@@ -203,7 +213,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			}
 			return checker.OK()
 		},
-	}), log.With("component", "http"))
+	}), log)
 
 	var g run.Group
 	// The run group returns only the first actor's error; the ingester's

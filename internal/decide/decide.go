@@ -1,12 +1,42 @@
 // Package decide keeps every entity's decision current: it reads the
 // sketches of the entities a flush touched, holds them against the policy,
 // caches the result for the API (which never waits on the store), exports
-// the policy metrics, and publishes a block signal on the decisions topic
-// when a decision changes.
+// the policy metrics, and publishes every decision change on the decisions
+// topic.
 //
-// A change is published once however many instances see it: each records the
+// # Publishing: a transactional outbox
+//
+// A change is recorded once however many instances see it: each records the
 // new decision with a compare-and-set on the entity's decision version in
-// the store, and only the instance whose swap succeeds publishes.
+// the store, and the same atomic step queues the change's message in the
+// entity's outbox (store.Decisions.SwapDecision). Publishing drains outboxes
+// under a short per-entity lease, so one instance at a time publishes an
+// entity's messages, oldest first, and acknowledges exactly those it
+// published. The instance that recorded a change drains at once; every
+// evaluation round also drains every outbox it finds non-empty, so a change
+// recorded by an instance that died before publishing is published by a
+// survivor, and a publication that failed is retried from the store.
+// Announcements (at start and every Reannounce) take the same lease and
+// publish the entity's latest stored message, so they never land after a
+// newer change: the last record of an entity on the topic always carries
+// its highest version.
+//
+// # Versions never go backwards
+//
+// The decisions topic is the durable record of versions. At Start (and on
+// Resync) the decider reads it from the beginning and keeps, per entity, the
+// highest version published: the floor, which it raises with every message
+// it publishes. When the store's record is below the floor (the store was
+// lost, replaced or restored from an older backup), the next change gets
+// the version after the floor, and a current decision equal to the floor's
+// is restored into the store without a new message.
+//
+// # Failing closed
+//
+// Verdict, behind GET /v1/entities/{id}/decision, answers only what the
+// decider knows: not before the first complete evaluation round, not while
+// the store is unreachable or its integrity is in doubt, and not from
+// figures older than MaxStaleness.
 package decide
 
 import (
@@ -32,16 +62,28 @@ import (
 type Store interface {
 	History(ctx context.Context, entity string, years ...int) (sketch.History, error)
 	Entities(ctx context.Context) ([]string, error)
-	Decision(ctx context.Context, entity string) (store.Decision, error)
-	SwapDecision(ctx context.Context, entity string, prev, next store.Decision) (bool, error)
+	Ping(ctx context.Context) error
+	store.Decisions
 }
 
-// Publisher writes to the decisions topic: *kafka.Writer.
+var _ Store = store.Store(nil)
+
+// Publisher writes to the decisions topic: a *kafka.Writer made by
+// NewWriter, whose writes end within PublishTimeout.
 type Publisher interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
 var _ Publisher = (*kafka.Writer)(nil)
+
+// Defaults of Options.
+const (
+	DefaultRefresh      = 30 * time.Second
+	DefaultReannounce   = time.Hour
+	DefaultMaxStaleness = 2 * time.Minute
+	DefaultLeaseTTL     = 45 * time.Second
+	DefaultPingInterval = 5 * time.Second
+)
 
 // Options of a Decider.
 type Options struct {
@@ -49,10 +91,45 @@ type Options struct {
 	Entities []policy.Entity // the registry from the configuration
 	// Refresh is how often every known entity is evaluated again, so that
 	// days passing, approvals expiring, the year rolling over and other
-	// instances' flushes show. Default 30s.
+	// instances' flushes show, and pending outboxes are drained. Default
+	// DefaultRefresh.
 	Refresh time.Duration
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Reannounce is how often every known entity's current decision is
+	// published again (decisions.reannounce_interval). Default
+	// DefaultReannounce.
+	Reannounce time.Duration
+	// MaxStaleness is how old the figures behind a Verdict may be
+	// (http.max_staleness). Default DefaultMaxStaleness.
+	MaxStaleness time.Duration
+	// Topic reads the decisions topic back, for the version floors and
+	// its cleanup.policy. Nil means no topic to read: the floors start
+	// empty and the compaction check is skipped (tests of evaluation).
+	Topic Topic
+	// StoreOK, if set, reports whether the store's integrity is sound.
+	// While it returns an error Verdict fails with ErrStoreIntegrity and
+	// evaluation rounds record and publish nothing; the first round after
+	// it succeeds again reads the decisions topic again (see Resync). It
+	// is called on every Verdict, so it must be cheap.
+	StoreOK func() error
+	// Verify, if set, checks the store's integrity afresh. A round calls
+	// it once, after reading the figures and before it records its first
+	// change: a store emptied or rolled back since StoreOK last looked
+	// records nothing (its figures are too low, and an "allow" from them
+	// is the worst answer this service can give).
+	Verify func(ctx context.Context) error
+	// LeaseTTL is how long a publishing lease lasts: how long a dead
+	// instance holds up the publication of an entity's changes. At least
+	// 3 × PublishTimeout + 5s (and the default).
+	LeaseTTL time.Duration
+	// PingInterval is how often the store is pinged, so that Verdict
+	// notices it unreachable between rounds. Default DefaultPingInterval.
+	PingInterval time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
+
+	// Test hooks (set through export_test.go).
+	afterSwap     func(entity string)     // a change was recorded, not yet published
+	beforePublish func(entities []string) // leases held, messages read, not yet written
 }
 
 // Decider evaluates entities and publishes their decision changes.
@@ -64,16 +141,46 @@ type Decider struct {
 	m        *metrics
 	series   map[seriesKey]bool // the series the preset forecasts from
 
-	mu       sync.RWMutex
-	statuses map[string]policy.Status
-	unsent   []kafka.Message // failed publications, at most one per entity (the newest)
-	evalMu   sync.Mutex      // one evaluation round at a time
+	mu      sync.RWMutex
+	entries map[string]entry  // evaluated entities
+	seen    map[string]bool   // every entity a round was asked to evaluate
+	floors  map[string]Record // highest version on the topic, per entity
+
+	evalMu sync.Mutex // one evaluation round at a time
+	held   bool       // under evalMu: the last round was held by StoreOK
+	// verify runs Options.Verify at most once per round; set under evalMu
+	// before the round's workers start.
+	verify func() error
+
+	synced    atomic.Bool                // the floors were read from the topic
+	ready     atomic.Bool                // a complete round was evaluated
+	lastRound atomic.Pointer[time.Time]  // when the last complete round read the store
+	storeErr  atomic.Pointer[storeError] // the store's last failure; nil once it answers
 }
+
+// entry is what the decider knows of an evaluated entity.
+type entry struct {
+	status    policy.Status
+	version   int64     // of the recorded decision
+	decidedAt time.Time // of the recorded decision; zero if unknown
+}
+
+type storeError struct{ err error }
 
 // New returns a decider. It publishes nothing until Start.
 func New(st Store, pub Publisher, reg prometheus.Registerer, opts Options) *Decider {
 	if opts.Refresh <= 0 {
-		opts.Refresh = 30 * time.Second
+		opts.Refresh = DefaultRefresh
+	}
+	if opts.Reannounce <= 0 {
+		opts.Reannounce = DefaultReannounce
+	}
+	if opts.MaxStaleness <= 0 {
+		opts.MaxStaleness = DefaultMaxStaleness
+	}
+	opts.LeaseTTL = max(opts.LeaseTTL, minLeaseTTL)
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = DefaultPingInterval
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -87,46 +194,140 @@ func New(st Store, pub Publisher, reg prometheus.Registerer, opts Options) *Deci
 	}
 	return &Decider{
 		opts: opts, registry: reg2, store: st, pub: pub,
-		m:        newMetrics(reg),
-		series:   forecastSeries(opts.Settings.Preset),
-		statuses: make(map[string]policy.Status),
+		m:       newMetrics(reg),
+		series:  forecastSeries(opts.Settings.Preset),
+		entries: make(map[string]entry),
+		seen:    make(map[string]bool),
+		floors:  make(map[string]Record),
 	}
 }
 
-// Start evaluates every known entity (configured or seen in the store) and
-// publishes each one's current decision, as the contract asks at start-up.
+// Start checks the decisions topic's cleanup.policy, reads the topic's
+// versions (see Resync), evaluates every known entity (configured or seen
+// in the store) and publishes each one's current decision, as the contract
+// asks at start-up. It may be called again after it failed.
 func (d *Decider) Start(ctx context.Context) error {
-	ids, err := d.known(ctx)
-	if err != nil {
+	d.checkTopic(ctx)
+	if err := d.Resync(ctx); err != nil {
 		return err
 	}
-	return d.evaluate(ctx, ids, true)
+	return d.round(ctx, true)
+}
+
+// Resync reads the decisions topic from the beginning again and raises the
+// version floors to what it carries. Call it when the store may have lost
+// or rolled back decisions (after a store-integrity incident is resolved);
+// evaluation rounds call it themselves when they find a decision record
+// below its floor, and after StoreOK recovers.
+func (d *Decider) Resync(ctx context.Context) error {
+	d.evalMu.Lock()
+	defer d.evalMu.Unlock()
+	return d.resync(ctx)
+}
+
+// resync is Resync under evalMu.
+func (d *Decider) resync(ctx context.Context) error {
+	if d.opts.Topic == nil {
+		d.synced.Store(true)
+		return nil
+	}
+	recs, err := d.opts.Topic.Latest(ctx)
+	if err != nil {
+		return fmt.Errorf("read the decisions topic: %w", err)
+	}
+	d.mu.Lock()
+	for id, r := range recs {
+		if cur, ok := d.floors[id]; !ok || r.Version > cur.Version {
+			d.floors[id] = r
+		}
+	}
+	d.mu.Unlock()
+	d.synced.Store(true)
+	d.opts.Logger.Info("read the decisions topic", "entities", len(recs))
+	return nil
 }
 
 // Evaluate re-evaluates the given entities and publishes what changed. The
 // ingester calls it after each flush with the entities the flush touched.
 func (d *Decider) Evaluate(ctx context.Context, entities []string) error {
-	return d.evaluate(ctx, entities, false)
+	return d.evaluate(ctx, entities, false, false)
 }
 
-// Run re-evaluates every known entity every Refresh until ctx ends, and
-// retries publications that failed.
+// Run, until ctx ends: re-evaluates every known entity every Refresh
+// (draining pending outboxes), re-announces every Reannounce, and pings the
+// store every PingInterval. Rounds wait for a successful Start.
 func (d *Decider) Run(ctx context.Context) error {
-	t := time.NewTicker(d.opts.Refresh)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { d.pingLoop(ctx) })
+
+	refresh := time.NewTicker(d.opts.Refresh)
+	defer refresh.Stop()
+	reannounce := time.NewTicker(d.opts.Reannounce)
+	defer reannounce.Stop()
+	for {
+		announce := false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-refresh.C:
+		case <-reannounce.C:
+			announce = true
+		}
+		if !d.synced.Load() {
+			continue // Start has not read the topic yet
+		}
+		if announce {
+			d.checkTopic(ctx)
+		}
+		if err := d.round(ctx, announce); err != nil && ctx.Err() == nil {
+			if errors.Is(err, ErrStoreIntegrity) {
+				d.opts.Logger.Debug("periodic evaluation held", "err", err)
+			} else {
+				d.opts.Logger.Warn("periodic evaluation failed", "err", err, "announce", announce)
+			}
+		}
+	}
+}
+
+// round evaluates every known entity.
+func (d *Decider) round(ctx context.Context, announce bool) error {
+	ids, err := d.known(ctx)
+	if err != nil {
+		d.noteStore(err)
+		return err
+	}
+	return d.evaluate(ctx, ids, announce, true)
+}
+
+// pingLoop pings the store every PingInterval and notes whether it answers.
+func (d *Decider) pingLoop(ctx context.Context) {
+	t := time.NewTicker(d.opts.PingInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
-		ids, err := d.known(ctx)
-		if err == nil {
-			err = d.evaluate(ctx, ids, false)
+		pctx, cancel := context.WithTimeout(ctx, max(d.opts.PingInterval, time.Second))
+		err := d.store.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
 		}
-		if err != nil && ctx.Err() == nil {
-			d.opts.Logger.Warn("periodic evaluation failed", "err", err)
+		if err != nil {
+			d.storeErr.Store(&storeError{err})
+		} else {
+			d.storeErr.Store(nil)
 		}
+	}
+}
+
+// noteStore records a store failure that means it cannot be reached.
+func (d *Decider) noteStore(err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		d.storeErr.Store(&storeError{err})
 	}
 }
 
@@ -143,88 +344,237 @@ func (d *Decider) known(ctx context.Context) ([]string, error) {
 	return slices.Compact(ids), nil
 }
 
-// evalWorkers is how many entities an evaluation round evaluates at once:
-// evaluating one is mostly waiting for the store, so a few overlap their
-// round trips.
+// evalWorkers is how many entities an evaluation round evaluates (and
+// publishes) at once: evaluating one is mostly waiting for the store, so a
+// few overlap their round trips.
 const evalWorkers = 8
 
-func (d *Decider) evaluate(ctx context.Context, ids []string, announce bool) error {
+// outcome is what evaluating one entity leaves to publish.
+type outcome struct {
+	drain    bool   // its outbox holds messages
+	fallback []byte // its current decision's message, for a record that keeps none
+	behind   bool   // its record is below the floor: resync first
+}
+
+// evaluate evaluates ids, then publishes their pending outboxes (and, when
+// announce, their current decisions). complete says ids are all known
+// entities.
+func (d *Decider) evaluate(ctx context.Context, ids []string, announce, complete bool) error {
 	d.evalMu.Lock()
 	defer d.evalMu.Unlock()
+	if !d.synced.Load() {
+		return ErrNotReady
+	}
+	if d.opts.StoreOK != nil {
+		if err := d.opts.StoreOK(); err != nil {
+			d.held = true
+			return fmt.Errorf("%w: %w", ErrStoreIntegrity, err)
+		}
+	}
+	if d.held {
+		// The store's integrity was in doubt: what it lost, the topic knows.
+		if err := d.resync(ctx); err != nil {
+			return err
+		}
+		d.held = false
+	}
+	start := d.opts.Now()
+	d.mu.Lock()
+	for _, id := range ids {
+		d.seen[id] = true
+	}
+	d.mu.Unlock()
+	d.verify = sync.OnceValue(func() error {
+		if d.opts.Verify == nil {
+			return nil
+		}
+		if err := d.opts.Verify(ctx); err != nil {
+			d.held = true
+			return fmt.Errorf("%w: %w", ErrStoreIntegrity, err)
+		}
+		return nil
+	})
+	outs, failed := d.evaluateAll(ctx, ids, false)
+	var behind []int
+	for i := range ids {
+		if failed[i] == nil && outs[i].behind {
+			behind = append(behind, i)
+		}
+	}
+	if len(behind) > 0 {
+		// The store lost decisions the floors say were published: another
+		// instance may have published more since this one read the topic.
+		// Without the topic's word, record nothing for them: a change
+		// now could reuse a version already published.
+		if err := d.resync(ctx); err != nil {
+			for _, i := range behind {
+				failed[i] = err
+			}
+		} else {
+			again := make([]string, len(behind))
+			for j, i := range behind {
+				again[j] = ids[i]
+			}
+			outs2, failed2 := d.evaluateAll(ctx, again, true)
+			for j, i := range behind {
+				outs[i], failed[i] = outs2[j], failed2[j]
+			}
+		}
+	}
+
 	var errs []error
-	if err := d.retryUnsent(ctx); err != nil {
+	var pubs []publishReq
+	for i, id := range ids {
+		if failed[i] != nil {
+			d.noteStore(failed[i])
+			errs = append(errs, fmt.Errorf("entity %s: %w", id, failed[i]))
+			continue
+		}
+		if outs[i].drain || announce {
+			pubs = append(pubs, publishReq{id: id, announce: announce, fallback: outs[i].fallback})
+		}
+	}
+	if len(errs) == 0 {
+		d.storeErr.Store(nil)
+	}
+	if complete {
+		// Every entity the store lists was evaluated, or failed and so
+		// has no fresh status: Verdict allows only those it lists not.
+		d.lastRound.Store(&start)
+		d.ready.Store(true)
+	}
+	if err := d.publish(ctx, pubs); err != nil {
 		errs = append(errs, err)
 	}
-	msgs := make([]*kafka.Message, len(ids))
+	return errors.Join(errs...)
+}
+
+// evaluateAll evaluates ids, evalWorkers at a time.
+func (d *Decider) evaluateAll(ctx context.Context, ids []string, resynced bool) ([]outcome, []error) {
+	outs := make([]outcome, len(ids))
 	failed := make([]error, len(ids))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(evalWorkers, len(ids)) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < len(ids); i = int(next.Add(1) - 1) {
-				msgs[i], failed[i] = d.evaluateOne(ctx, ids[i], announce)
+				outs[i], failed[i] = d.evaluateOne(ctx, ids[i], resynced)
 			}
 		})
 	}
 	wg.Wait()
-	var out []kafka.Message
-	for i, id := range ids {
-		if failed[i] != nil {
-			errs = append(errs, fmt.Errorf("entity %s: %w", id, failed[i]))
-		}
-		if msgs[i] != nil {
-			out = append(out, *msgs[i])
-		}
-	}
-	// The round's decisions go out in one write rather than one each.
-	if err := d.publish(ctx, out); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return outs, failed
 }
 
-// evaluateOne evaluates one entity and returns the message to publish, if
-// any.
-func (d *Decider) evaluateOne(ctx context.Context, id string, announce bool) (*kafka.Message, error) {
+// evaluateOne evaluates one entity and records a change of its decision.
+// Unless resynced, it stops at a record below the entity's floor.
+func (d *Decider) evaluateOne(ctx context.Context, id string, resynced bool) (outcome, error) {
 	for attempt := 0; ; attempt++ {
 		// Read the decision record before the sketches: a swap by another
 		// instance after this read fails ours, and one before it was made
 		// after that instance's flush, which this read of the sketches sees.
 		prev, err := d.store.Decision(ctx, id)
 		if err != nil {
-			return nil, err
+			return outcome{}, err
 		}
 		now := d.opts.Now()
 		st, err := d.status(ctx, id, now)
 		if err != nil {
-			return nil, err
+			return outcome{}, err
 		}
-		d.mu.Lock()
-		d.statuses[id] = st
-		d.mu.Unlock()
-		d.m.observe(st)
-
-		if string(st.Decision) == prev.Decision {
-			if announce {
-				return message(st.Signal(policy.Decision(prev.Decision), prev.Version))
+		// base is the decision a change follows: the store's record, or the
+		// topic's when the store lost it.
+		base := store.Decision{Version: prev.Version, Decision: prev.Decision}
+		if fl, ok := d.floor(id); ok && fl.Version > prev.Version {
+			if !resynced {
+				return outcome{behind: true}, nil
 			}
-			return nil, nil
+			d.opts.Logger.Warn("the store's decision record is behind the decisions topic: the store lost or rolled back decisions; continuing from the topic",
+				"entity", id, "store_version", prev.Version, "topic_version", fl.Version, "topic_decision", fl.Decision)
+			if string(st.Decision) == fl.Decision {
+				// Restore the record: the topic already says so.
+				rec := store.Decision{Version: fl.Version, Decision: fl.Decision, DecidedAt: fl.DecidedAt}
+				if err := d.verify(); err != nil {
+					return outcome{}, err
+				}
+				ok, err := d.store.RepairDecision(ctx, id, prev, rec, fl.Value)
+				if err != nil {
+					return outcome{}, err
+				}
+				if ok {
+					d.settle(st, rec)
+					return outcome{drain: prev.Pending > 0}, nil
+				}
+				if attempt >= 3 {
+					return outcome{}, errors.New("decision record keeps changing under us")
+				}
+				continue
+			}
+			base = store.Decision{Version: fl.Version, Decision: fl.Decision}
 		}
-		next := store.Decision{Version: prev.Version + 1, Decision: string(st.Decision)}
-		ok, err := d.store.SwapDecision(ctx, id, prev, next)
+
+		if string(st.Decision) == base.Decision {
+			d.settle(st, prev)
+			// A record from before stores kept messages: announce the
+			// decision as the old versions did.
+			fallback, err := json.Marshal(st.Signal(policy.Decision(prev.Decision), prev.Version))
+			if err != nil {
+				return outcome{}, err
+			}
+			return outcome{drain: prev.Pending > 0, fallback: fallback}, nil
+		}
+		next := store.Decision{Version: base.Version + 1, Decision: string(st.Decision), DecidedAt: st.UpdatedAt}
+		msg, err := json.Marshal(st.Signal(policy.Decision(base.Decision), next.Version))
 		if err != nil {
-			return nil, err
+			return outcome{}, err
+		}
+		if err := d.verify(); err != nil {
+			return outcome{}, err
+		}
+		ok, err := d.store.SwapDecision(ctx, id, prev, next, msg)
+		if err != nil {
+			return outcome{}, err
 		}
 		if ok {
 			d.m.changes.WithLabelValues(string(st.Decision)).Inc()
 			d.opts.Logger.Info("decision changed", "entity", id, "decision", st.Decision,
-				"previous", prev.Decision, "version", next.Version, "reasons", st.Reasons)
-			return message(st.Signal(policy.Decision(prev.Decision), next.Version))
+				"previous", base.Decision, "version", next.Version, "reasons", st.Reasons)
+			d.settle(st, next)
+			if d.opts.afterSwap != nil {
+				d.opts.afterSwap(id)
+			}
+			return outcome{drain: true}, nil
 		}
 		if attempt >= 3 {
-			return nil, errors.New("decision record keeps changing under us")
+			return outcome{}, errors.New("decision record keeps changing under us")
 		}
 		// Another instance recorded a change first: read again.
+	}
+}
+
+// settle caches st as the status of its entity, whose recorded decision is
+// rec, and exports its metrics.
+func (d *Decider) settle(st policy.Status, rec store.Decision) {
+	d.mu.Lock()
+	d.entries[st.Entity] = entry{status: st, version: rec.Version, decidedAt: rec.DecidedAt}
+	d.mu.Unlock()
+	d.m.observe(st)
+}
+
+// floor returns the highest version of the entity known on the topic.
+func (d *Decider) floor(id string) (Record, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	r, ok := d.floors[id]
+	return r, ok
+}
+
+// raiseFloor notes that a message of the entity is on the topic.
+func (d *Decider) raiseFloor(id string, r Record) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cur, ok := d.floors[id]; !ok || r.Version > cur.Version {
+		d.floors[id] = r
 	}
 }
 
@@ -237,7 +587,9 @@ func (d *Decider) status(ctx context.Context, id string, now time.Time) (policy.
 	if err != nil {
 		return policy.Status{}, fmt.Errorf("read sketches: %w", err)
 	}
-	return policy.Evaluate(s, d.entity(id), observe(hist, thisYear, today, s.Preset.IncludeExempt, d.series), now), nil
+	e := d.entity(id)
+	obs := policy.Observe(s, e, hist, thisYear, today, func(w sketch.Window, k sketch.Counter) bool { return d.series[seriesKey{w, k}] })
+	return policy.Evaluate(s, e, obs, now), nil
 }
 
 // seriesKey names one daily series: a counter over a window.
@@ -251,7 +603,7 @@ type seriesKey struct {
 func forecastSeries(p policy.Preset) map[seriesKey]bool {
 	need := make(map[seriesKey]bool)
 	for _, r := range p.Rules {
-		if !r.ImportantData && !r.Binary() {
+		if !r.ImportantData && !r.Binary() && r.Exemption == "" {
 			need[seriesKey{r.Window, r.Counter}] = true
 		}
 	}
@@ -293,71 +645,45 @@ func (d *Decider) entity(id string) policy.Entity {
 	return policy.Entity{ID: id}
 }
 
-// message returns the decisions-topic message of sig.
-func message(sig policy.Signal) (*kafka.Message, error) {
-	v, err := json.Marshal(sig)
-	if err != nil {
-		return nil, err
-	}
-	return &kafka.Message{Key: []byte(sig.Entity), Value: v}, nil
-}
-
-// publish writes msgs; those that fail wait for the next round.
-func (d *Decider) publish(ctx context.Context, msgs []kafka.Message) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	err := d.pub.WriteMessages(ctx, msgs...)
-	if err == nil {
-		return nil
-	}
-	failed := msgs
-	var werrs kafka.WriteErrors
-	if errors.As(err, &werrs) && len(werrs) == len(msgs) {
-		failed = nil
-		for i, e := range werrs {
-			if e != nil {
-				failed = append(failed, msgs[i])
-			}
-		}
-	}
-	d.mu.Lock()
-	d.unsent = supersede(d.unsent, failed)
-	d.mu.Unlock()
-	return fmt.Errorf("publish %d decisions (will retry): %w", len(failed), err)
-}
-
-func (d *Decider) retryUnsent(ctx context.Context) error {
-	d.mu.Lock()
-	msgs := d.unsent
-	d.unsent = nil
-	d.mu.Unlock()
-	if len(msgs) == 0 {
-		return nil
-	}
-	if err := d.pub.WriteMessages(ctx, msgs...); err != nil {
-		d.mu.Lock()
-		d.unsent = supersede(msgs, d.unsent)
-		d.mu.Unlock()
-		return fmt.Errorf("publish %d held decisions: %w", len(msgs), err)
-	}
-	return nil
-}
-
-// Status returns the cached status of an entity.
+// Status returns the cached status of an entity. A configured entity not
+// evaluated yet has a stub status: entity, name, ciio and policy, an empty
+// decision and a zero UpdatedAt.
 func (d *Decider) Status(id string) (policy.Status, bool) {
 	d.mu.RLock()
-	defer d.mu.RUnlock()
-	s, ok := d.statuses[id]
-	return s, ok
+	e, ok := d.entries[id]
+	d.mu.RUnlock()
+	if ok {
+		return e.status, true
+	}
+	if c, ok := d.registry[id]; ok {
+		return d.stub(c), true
+	}
+	return policy.Status{}, false
 }
 
-// Statuses returns every cached status, sorted by entity.
+// stub is the status of a configured entity not evaluated yet.
+func (d *Decider) stub(e policy.Entity) policy.Status {
+	return policy.Status{
+		Entity: e.ID, Name: e.Name, CIIO: e.CIIO, Policy: d.opts.Settings.Preset.Name,
+		Reasons:   []string{},
+		Counters:  []policy.CounterReport{},
+		Rules:     []policy.RuleReport{},
+		Approvals: []policy.ApprovalReport{},
+	}
+}
+
+// Statuses returns every cached status, and a stub for each configured
+// entity not evaluated yet (see Status), sorted by entity.
 func (d *Decider) Statuses() []policy.Status {
 	d.mu.RLock()
-	out := make([]policy.Status, 0, len(d.statuses))
-	for _, s := range d.statuses {
-		out = append(out, s)
+	out := make([]policy.Status, 0, max(len(d.entries), len(d.registry)))
+	for _, e := range d.entries {
+		out = append(out, e.status)
+	}
+	for id, c := range d.registry {
+		if _, ok := d.entries[id]; !ok {
+			out = append(out, d.stub(c))
+		}
 	}
 	d.mu.RUnlock()
 	slices.SortFunc(out, func(a, b policy.Status) int {
@@ -370,21 +696,4 @@ func (d *Decider) Statuses() []policy.Status {
 		return 0
 	})
 	return out
-}
-
-// supersede returns the held messages whose entity has no newer message,
-// followed by the newer ones: only an entity's latest decision matters, so
-// retries (of start-up announcements, say) never pile up.
-func supersede(held, newer []kafka.Message) []kafka.Message {
-	fresh := make(map[string]bool, len(newer))
-	for _, m := range newer {
-		fresh[string(m.Key)] = true
-	}
-	out := make([]kafka.Message, 0, len(held)+len(newer))
-	for _, m := range held {
-		if !fresh[string(m.Key)] {
-			out = append(out, m)
-		}
-	}
-	return append(out, newer...)
 }

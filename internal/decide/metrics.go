@@ -15,6 +15,10 @@ type metrics struct {
 	forecastDays *prometheus.GaugeVec
 	daysLeft     *prometheus.GaugeVec
 	changes      *prometheus.CounterVec
+	// publishErrors counts decisions-topic messages whose write failed;
+	// each stays in the store and is written again.
+	publishErrors prometheus.Counter
+	compacted     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -48,6 +52,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "transferwatch_decision_changes_total",
 			Help: "Decision changes this instance published, by new decision.",
 		}, []string{"decision"}),
+		publishErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "transferwatch_decision_publish_errors_total",
+			Help: "Decisions-topic messages whose publication failed; each is kept in the store and published again.",
+		}),
+		compacted: f.NewGauge(prometheus.GaugeOpts{
+			Name: "transferwatch_decisions_topic_compacted",
+			Help: "1 when the decisions topic's cleanup.policy is compact, 0 when it is not or cannot be read.",
+		}),
 	}
 	for _, d := range policy.Decisions() {
 		m.changes.WithLabelValues(string(d))

@@ -153,18 +153,28 @@ func startBroker(k config.Kafka) (c *kfake.Cluster, note string, err error) {
 		return append([]kfake.Opt{
 			kfake.NumBrokers(1),
 			kfake.SeedTopics(EventPartitions, k.Topic),
-			kfake.SeedTopics(1, k.DeadLetterTopic, k.DecisionsTopic),
+			kfake.SeedTopics(1, k.DeadLetterTopic),
 		}, extra...)
 	}
 	c, err = kfake.NewCluster(opts(kfake.Ports(DefaultBrokerPort))...)
 	if err == nil {
-		return c, "", nil
+		return c, "", decisionsTopic(c, k)
 	}
 	c, err2 := kfake.NewCluster(opts()...)
 	if err2 != nil {
 		return nil, "", fmt.Errorf("in-process broker: %w", errors.Join(err, err2))
 	}
-	return c, "port " + strconv.Itoa(DefaultBrokerPort) + " is busy", nil
+	return c, "port " + strconv.Itoa(DefaultBrokerPort) + " is busy", decisionsTopic(c, k)
+}
+
+// decisionsTopic creates the decisions topic compacted, as production
+// needs it (docs/operations.md).
+func decisionsTopic(c *kfake.Cluster, k config.Kafka) error {
+	if err := c.CreateTopic(k.DecisionsTopic, 1, map[string]string{"cleanup.policy": "compact"}); err != nil {
+		c.Close()
+		return fmt.Errorf("in-process broker: decisions topic: %w", err)
+	}
+	return nil
 }
 
 // tail reads one single-partition topic from its beginning, without a

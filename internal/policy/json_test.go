@@ -180,7 +180,7 @@ func TestSignalJSON(t *testing.T) {
 func TestVerdictJSON(t *testing.T) {
 	st := contractStatus(t)
 	m := decode(t, st.Verdict())
-	if got, want := keys(t, m), sorted("entity", "decision", "required_mechanism", "reasons"); !slices.Equal(got, want) {
+	if got, want := keys(t, m), sorted("entity", "decision", "required_mechanism", "reasons", "version", "decided_at", "as_of"); !slices.Equal(got, want) {
 		t.Errorf("verdict keys %v, want %v", got, want)
 	}
 	if m["decision"] != "block" || m["required_mechanism"] != "security_assessment" {

@@ -42,9 +42,17 @@ type Verdict struct {
 	Decision          Decision  `json:"decision"`
 	RequiredMechanism Mechanism `json:"required_mechanism"`
 	Reasons           []string  `json:"reasons"`
+	// Version is the version of the recorded decision, as on the
+	// decisions topic; 0 for an entity without one.
+	Version int64 `json:"version"`
+	// DecidedAt is when the decision was recorded; null when unknown.
+	DecidedAt *time.Time `json:"decided_at"`
+	// AsOf is the time of the figures behind the decision.
+	AsOf time.Time `json:"as_of"`
 }
 
-// Verdict returns the decision answer of the status.
+// Verdict returns the decision answer of the status; the caller fills in
+// Version, DecidedAt and AsOf from its records.
 func (s Status) Verdict() Verdict {
 	return Verdict{
 		Entity:            s.Entity,

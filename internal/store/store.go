@@ -4,6 +4,18 @@
 //
 // Code that uses a store declares the small interface it needs where it uses
 // it; Store here is the full set, for the conformance suite and for wiring.
+//
+// # Decisions and their outbox
+//
+// Beside the sketches, a store keeps per entity the decision record (the
+// current decision and its version), the decisions-topic message announcing
+// it, an outbox of change messages not yet published, and a short history of
+// change messages. A decision change is recorded and its message queued in
+// one atomic step (SwapDecision), so a change recorded is never a change
+// lost: whichever instance is alive publishes the outbox. Publishing takes a
+// short per-entity lease (LockOutbox), so one instance at a time publishes an
+// entity's messages, in order, and acknowledges exactly those it published
+// (AckOutbox).
 package store
 
 import (
@@ -18,16 +30,38 @@ import (
 	"github.com/transferwatch/transferwatch/internal/sketch"
 )
 
-// Decision is the last decision published for an entity. Version counts
-// changes: the first decision ever recorded has version 1.
+// Decision is the decision record of an entity. Version counts changes: the
+// first decision ever recorded has version 1 (or, after the store was lost,
+// the version after the highest on the decisions topic).
 type Decision struct {
 	Version  int64
 	Decision string
+	// DecidedAt is when the decision was recorded; zero for a record
+	// written before stores kept it.
+	DecidedAt time.Time
+	// Pending is how many change messages wait in the entity's outbox.
+	// Decision fills it in; SwapDecision and RepairDecision ignore it.
+	Pending int
 }
+
+// Message is a decisions-topic message kept in the store: the JSON value of
+// a policy.Signal and the version it announces.
+type Message struct {
+	Version int64
+	Value   []byte
+}
+
+// DecisionHistoryLen is how many change messages DecisionHistory keeps per
+// entity, newest first.
+const DecisionHistoryLen = 100
 
 // ErrUnavailable wraps errors that mean the store cannot be reached now; the
 // caller should back off and try again.
 var ErrUnavailable = errors.New("store unavailable")
+
+// ErrVersionOrder is returned by SwapDecision and RepairDecision when the
+// next version is not above the previous one.
+var ErrVersionOrder = errors.New("store: decision version does not increase")
 
 // Store is everything transferwatch keeps in a shared store.
 type Store interface {
@@ -39,13 +73,6 @@ type Store interface {
 	History(ctx context.Context, entity string, years ...int) (sketch.History, error)
 	// Entities returns the id of every entity ever merged, sorted.
 	Entities(ctx context.Context) ([]string, error)
-	// Decision returns the entity's last recorded decision (zero if none).
-	Decision(ctx context.Context, entity string) (Decision, error)
-	// SwapDecision records next if the stored version is still prev.Version,
-	// and reports whether it did. next.Version must be prev.Version+1. Only
-	// the instance whose swap succeeds publishes the change, so a change is
-	// published once however many instances saw it.
-	SwapDecision(ctx context.Context, entity string, prev, next Decision) (bool, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 
@@ -64,6 +91,51 @@ type Store interface {
 	AcceptLoss(ctx context.Context, group, topic string, loss Loss) error
 	// Losses returns every loss accepted, oldest first.
 	Losses(ctx context.Context, group, topic string) ([]Loss, error)
+
+	Decisions
+}
+
+// Decisions is the part of a store that keeps decisions and their outbox.
+type Decisions interface {
+	// Decision returns the entity's decision record (zero if none), with
+	// the number of messages pending in its outbox.
+	Decision(ctx context.Context, entity string) (Decision, error)
+	// SwapDecision records next if the stored version is still
+	// prev.Version, and reports whether it did. In the same atomic step it
+	// keeps msg as the entity's latest message, appends it to the outbox
+	// and pushes it onto the history. next.Version must be above
+	// prev.Version (ErrVersionOrder): usually prev.Version+1, more after
+	// the store lost decisions the decisions topic still carries. Only the
+	// instance whose swap succeeds records the change, so a change is
+	// queued once however many instances saw it.
+	SwapDecision(ctx context.Context, entity string, prev, next Decision, msg []byte) (bool, error)
+	// RepairDecision is SwapDecision for a decision the decisions topic
+	// already carries (the store lost or rolled back its record): it
+	// records next and msg as the latest message, and pushes msg onto the
+	// history if the history holds nothing as new, but queues nothing.
+	RepairDecision(ctx context.Context, entity string, prev, next Decision, msg []byte) (bool, error)
+	// LatestMessage returns the message of the entity's recorded decision
+	// (zero if none).
+	LatestMessage(ctx context.Context, entity string) (Message, error)
+	// DecisionHistory returns up to n of the entity's last change messages
+	// (at most DecisionHistoryLen are kept), newest first.
+	DecisionHistory(ctx context.Context, entity string, n int) ([]Message, error)
+
+	// LockOutbox takes the entity's publishing lease for owner, a token
+	// unique to the attempt, if no one holds it; the lease lapses after
+	// ttl. It reports whether owner holds the lease now.
+	LockOutbox(ctx context.Context, entity, owner string, ttl time.Duration) (bool, error)
+	// Outbox returns up to n of the entity's pending messages, oldest
+	// first.
+	Outbox(ctx context.Context, entity string, n int) ([]Message, error)
+	// AckOutbox removes the published messages from the head of the
+	// outbox if owner still holds the lease and the outbox still starts
+	// with exactly them (checked by their first and last versions), and
+	// reports whether it did.
+	AckOutbox(ctx context.Context, entity, owner string, published []Message) (bool, error)
+	// UnlockOutbox gives up owner's lease; a lease owner no longer holds is
+	// left alone.
+	UnlockOutbox(ctx context.Context, entity, owner string) error
 }
 
 // NoOffset is the offset of a partition the store never recorded.

@@ -4,9 +4,12 @@
 package memstore
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"
@@ -18,9 +21,24 @@ type Store struct {
 	// years holds entity-years serialized, as the Redis store does, so that
 	// readers never share a sketch with writers.
 	years     map[sketch.Key]map[string][]byte
-	decisions map[string]store.Decision
+	decisions map[string]*decisionState
+	leases    map[string]lease
 	offsets   map[offsetsKey]map[int]int64
 	losses    map[offsetsKey][]store.Loss
+}
+
+// decisionState is what the store keeps of one entity's decisions.
+type decisionState struct {
+	record  store.Decision
+	latest  store.Message
+	outbox  []store.Message // oldest first
+	history []store.Message // newest first
+}
+
+// lease is an entity's publishing lease.
+type lease struct {
+	owner string
+	until time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -29,7 +47,8 @@ var _ store.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		years:     make(map[sketch.Key]map[string][]byte),
-		decisions: make(map[string]store.Decision),
+		decisions: make(map[string]*decisionState),
+		leases:    make(map[string]lease),
 		offsets:   make(map[offsetsKey]map[int]int64),
 		losses:    make(map[offsetsKey][]store.Loss),
 	}
@@ -99,18 +118,140 @@ func (s *Store) Entities(context.Context) ([]string, error) {
 func (s *Store) Decision(_ context.Context, entity string) (store.Decision, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.decisions[entity], nil
+	r := s.decisions[entity]
+	if r == nil {
+		return store.Decision{}, nil
+	}
+	d := r.record
+	d.Pending = len(r.outbox)
+	return d, nil
 }
 
 // SwapDecision implements store.Store.
-func (s *Store) SwapDecision(_ context.Context, entity string, prev, next store.Decision) (bool, error) {
+func (s *Store) SwapDecision(_ context.Context, entity string, prev, next store.Decision, msg []byte) (bool, error) {
+	return s.swap(entity, prev, next, msg, true)
+}
+
+// RepairDecision implements store.Store.
+func (s *Store) RepairDecision(_ context.Context, entity string, prev, next store.Decision, msg []byte) (bool, error) {
+	return s.swap(entity, prev, next, msg, false)
+}
+
+func (s *Store) swap(entity string, prev, next store.Decision, msg []byte, enqueue bool) (bool, error) {
+	if next.Version <= prev.Version {
+		return false, fmt.Errorf("%w: %d after %d", store.ErrVersionOrder, next.Version, prev.Version)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.decisions[entity].Version != prev.Version {
+	r := s.decisions[entity]
+	if r == nil {
+		r = &decisionState{}
+		s.decisions[entity] = r
+	}
+	if r.record.Version != prev.Version {
 		return false, nil
 	}
-	s.decisions[entity] = next
+	next.Pending = 0
+	r.record = next
+	m := store.Message{Version: next.Version, Value: bytes.Clone(msg)}
+	r.latest = m
+	if enqueue {
+		r.outbox = append(r.outbox, m)
+	}
+	if enqueue || len(r.history) == 0 || r.history[0].Version < m.Version {
+		r.history = slices.Insert(r.history, 0, m)
+		r.history = r.history[:min(len(r.history), store.DecisionHistoryLen)]
+	}
 	return true, nil
+}
+
+// LatestMessage implements store.Store.
+func (s *Store) LatestMessage(_ context.Context, entity string) (store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.decisions[entity]; r != nil {
+		return cloneMessage(r.latest), nil
+	}
+	return store.Message{}, nil
+}
+
+// DecisionHistory implements store.Store.
+func (s *Store) DecisionHistory(_ context.Context, entity string, n int) ([]store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.decisions[entity]
+	if r == nil || n <= 0 {
+		return nil, nil
+	}
+	return cloneMessages(r.history[:min(n, len(r.history))]), nil
+}
+
+// LockOutbox implements store.Store.
+func (s *Store) LockOutbox(_ context.Context, entity, owner string, ttl time.Duration) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if l, ok := s.leases[entity]; ok && now.Before(l.until) {
+		return false, nil
+	}
+	s.leases[entity] = lease{owner: owner, until: now.Add(ttl)}
+	return true, nil
+}
+
+// holds reports whether owner holds the entity's lease; s.mu is held.
+func (s *Store) holds(entity, owner string) bool {
+	l, ok := s.leases[entity]
+	return ok && l.owner == owner && time.Now().Before(l.until)
+}
+
+// Outbox implements store.Store.
+func (s *Store) Outbox(_ context.Context, entity string, n int) ([]store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.decisions[entity]
+	if r == nil || n <= 0 {
+		return nil, nil
+	}
+	return cloneMessages(r.outbox[:min(n, len(r.outbox))]), nil
+}
+
+// AckOutbox implements store.Store.
+func (s *Store) AckOutbox(_ context.Context, entity, owner string, published []store.Message) (bool, error) {
+	if len(published) == 0 {
+		return true, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.decisions[entity]
+	n := len(published)
+	if !s.holds(entity, owner) || r == nil || len(r.outbox) < n ||
+		r.outbox[0].Version != published[0].Version || r.outbox[n-1].Version != published[n-1].Version {
+		return false, nil
+	}
+	r.outbox = slices.Delete(r.outbox, 0, n)
+	return true, nil
+}
+
+// UnlockOutbox implements store.Store.
+func (s *Store) UnlockOutbox(_ context.Context, entity, owner string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.leases[entity]; ok && l.owner == owner {
+		delete(s.leases, entity)
+	}
+	return nil
+}
+
+func cloneMessage(m store.Message) store.Message {
+	return store.Message{Version: m.Version, Value: bytes.Clone(m.Value)}
+}
+
+func cloneMessages(ms []store.Message) []store.Message {
+	out := make([]store.Message, len(ms))
+	for i, m := range ms {
+		out[i] = cloneMessage(m)
+	}
+	return out
 }
 
 // Ping implements store.Store.

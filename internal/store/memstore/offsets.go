@@ -80,6 +80,7 @@ func (s *Store) Reset() {
 	defer s.mu.Unlock()
 	clear(s.years)
 	clear(s.decisions)
+	clear(s.leases)
 	clear(s.offsets)
 	clear(s.losses)
 }

@@ -8,7 +8,13 @@
 //	P:{<entity>}:y<year>   HASH  the serialized parts of one entity-year
 //	                             (sketch.Year.Encode: s0..s7, c0..c7, imp)
 //	                             and its version v
-//	P:{<entity>}:decision  HASH  version, decision
+//	P:{<entity>}:decision  HASH  version, decision, at (Unix ms) and msg,
+//	                             the decisions-topic message announcing it
+//	P:{<entity>}:outbox    LIST  change messages not yet published, oldest
+//	                             first, each "<version>:<message>"
+//	P:{<entity>}:history   LIST  the last 100 change messages, newest first
+//	P:{<entity>}:lease     STRING the owner token of the publishing lease
+//	                             (PX: it lapses by itself)
 //	P:entities             SET   every entity ever merged
 //
 // The hash tag {<entity>} puts all keys of one entity in one cluster slot,
@@ -26,6 +32,15 @@
 // land, so no update is ever lost however many instances flush at once.
 // Since merging a sketch into itself changes nothing, a batch merged twice
 // (say, again after an ambiguous failure) counts once.
+//
+// # Decisions
+//
+// A decision change is one script on the entity's keys: compare the version,
+// record the decision and its message, append the message to the outbox and
+// push it onto the capped history. Publishing takes the lease with SET NX
+// PX; acknowledging and releasing are scripts that check the owner token,
+// and the acknowledgement also checks the versions at the head of the
+// outbox, so it removes exactly the messages published.
 package redisstore
 
 import (
@@ -121,15 +136,55 @@ return 1
 `)
 
 // swapScript records a decision if its stored version is still ARGV[1]:
-// it sets version ARGV[2] and decision ARGV[3] and returns 1; otherwise it
-// returns 0 and changes nothing.
+// it sets version ARGV[2], decision ARGV[3], time ARGV[4] and message
+// ARGV[5], and returns 1; otherwise it returns 0 and changes nothing. With
+// ARGV[7] = "1" it appends the message to the outbox and pushes it onto the
+// history, capped at ARGV[6] entries; otherwise (a repair) it pushes it onto
+// the history only if the history's newest entry is older.
 var swapScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'version') or '0'
 if cur ~= ARGV[1] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'decision', ARGV[3])
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'decision', ARGV[3], 'at', ARGV[4], 'msg', ARGV[5])
+local entry = ARGV[2] .. ':' .. ARGV[5]
+local push = ARGV[7] == '1'
+if push then
+  redis.call('RPUSH', KEYS[2], entry)
+else
+  local head = redis.call('LINDEX', KEYS[3], 0)
+  push = (not head) or tonumber(string.match(head, '^(%d+):')) < tonumber(ARGV[2])
+end
+if push then
+  redis.call('LPUSH', KEYS[3], entry)
+  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[6]) - 1)
+end
 return 1
+`)
+
+// ackScript removes the first ARGV[4] entries of the outbox KEYS[2] if the
+// lease KEYS[1] is held by ARGV[1] and those entries run from version
+// ARGV[2] to version ARGV[3]; it returns 1 if it did, else 0.
+var ackScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+local n = tonumber(ARGV[4])
+local first = redis.call('LINDEX', KEYS[2], 0)
+local last = redis.call('LINDEX', KEYS[2], n - 1)
+if (not first) or (not last) or string.match(first, '^(%d+):') ~= ARGV[2] or string.match(last, '^(%d+):') ~= ARGV[3] then
+  return 0
+end
+redis.call('LTRIM', KEYS[2], n, -1)
+return 1
+`)
+
+// unlockScript deletes the lease KEYS[1] if ARGV[1] holds it.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
 `)
 
 // New returns a Store reaching Redis as opts say. It does not connect: use
@@ -189,6 +244,21 @@ func (s *Store) yearKey(entity string, year int) string {
 // decisionKey names the hash of an entity's decision.
 func (s *Store) decisionKey(entity string) string {
 	return s.prefix + ":{" + entity + "}:decision"
+}
+
+// outboxKey names the list of an entity's unpublished change messages.
+func (s *Store) outboxKey(entity string) string {
+	return s.prefix + ":{" + entity + "}:outbox"
+}
+
+// historyKey names the list of an entity's last change messages.
+func (s *Store) historyKey(entity string) string {
+	return s.prefix + ":{" + entity + "}:history"
+}
+
+// leaseKey names an entity's publishing lease.
+func (s *Store) leaseKey(entity string) string {
+	return s.prefix + ":{" + entity + "}:lease"
 }
 
 // entitiesKey names the set of entities.
@@ -520,36 +590,167 @@ func (s *Store) Decision(ctx context.Context, entity string) (store.Decision, er
 		return store.Decision{}, err
 	}
 	key := s.decisionKey(entity)
-	vals, err := s.client.HMGet(ctx, key, "version", "decision").Result()
-	if err != nil {
+	pipe := s.client.Pipeline()
+	rec := pipe.HMGet(ctx, key, "version", "decision", "at")
+	pending := pipe.LLen(ctx, s.outboxKey(entity))
+	if _, err := pipe.Exec(ctx); err != nil {
 		return store.Decision{}, wrapErr("decision", err)
 	}
+	vals := rec.Val()
+	d := store.Decision{Pending: int(pending.Val())}
 	if vals[0] == nil {
-		return store.Decision{}, nil
+		return d, nil
 	}
 	version, err := parseVersion(vals[0])
 	if err != nil {
 		return store.Decision{}, fmt.Errorf("redisstore: %s: %w", key, err)
 	}
-	d, _ := vals[1].(string)
-	return store.Decision{Version: version, Decision: d}, nil
+	d.Version = version
+	d.Decision, _ = vals[1].(string)
+	if at, ok := vals[2].(string); ok && at != "" {
+		ms, err := strconv.ParseInt(at, 10, 64)
+		if err != nil {
+			return store.Decision{}, fmt.Errorf("redisstore: %s: %w: time %q", key, sketch.ErrCorrupt, at)
+		}
+		d.DecidedAt = time.UnixMilli(ms)
+	}
+	return d, nil
 }
 
-// SwapDecision implements store.Store. It refuses a next version other than
-// prev.Version+1.
-func (s *Store) SwapDecision(ctx context.Context, entity string, prev, next store.Decision) (bool, error) {
+// SwapDecision implements store.Store.
+func (s *Store) SwapDecision(ctx context.Context, entity string, prev, next store.Decision, msg []byte) (bool, error) {
+	return s.swap(ctx, entity, prev, next, msg, true)
+}
+
+// RepairDecision implements store.Store.
+func (s *Store) RepairDecision(ctx context.Context, entity string, prev, next store.Decision, msg []byte) (bool, error) {
+	return s.swap(ctx, entity, prev, next, msg, false)
+}
+
+func (s *Store) swap(ctx context.Context, entity string, prev, next store.Decision, msg []byte, enqueue bool) (bool, error) {
 	if err := checkEntity(entity); err != nil {
 		return false, err
 	}
-	if next.Version != prev.Version+1 {
-		return false, fmt.Errorf("redisstore: decision version %d does not follow %d", next.Version, prev.Version)
+	if next.Version <= prev.Version {
+		return false, fmt.Errorf("redisstore: %w: %d after %d", store.ErrVersionOrder, next.Version, prev.Version)
 	}
-	n, err := swapScript.Run(ctx, s.client, []string{s.decisionKey(entity)},
-		strconv.FormatInt(prev.Version, 10), strconv.FormatInt(next.Version, 10), next.Decision).Int64()
+	flag := "0"
+	if enqueue {
+		flag = "1"
+	}
+	at := "" // unknown
+	if !next.DecidedAt.IsZero() {
+		at = strconv.FormatInt(next.DecidedAt.UnixMilli(), 10)
+	}
+	keys := []string{s.decisionKey(entity), s.outboxKey(entity), s.historyKey(entity)}
+	n, err := swapScript.Run(ctx, s.client, keys,
+		strconv.FormatInt(prev.Version, 10), strconv.FormatInt(next.Version, 10), next.Decision,
+		at, msg, store.DecisionHistoryLen, flag).Int64()
 	if err != nil {
 		return false, wrapErr("swap decision", err)
 	}
 	return n == 1, nil
+}
+
+// LatestMessage implements store.Store.
+func (s *Store) LatestMessage(ctx context.Context, entity string) (store.Message, error) {
+	if err := checkEntity(entity); err != nil {
+		return store.Message{}, err
+	}
+	key := s.decisionKey(entity)
+	vals, err := s.client.HMGet(ctx, key, "version", "msg").Result()
+	if err != nil {
+		return store.Message{}, wrapErr("latest message", err)
+	}
+	msg, ok := vals[1].(string)
+	if vals[0] == nil || !ok {
+		return store.Message{}, nil
+	}
+	version, err := parseVersion(vals[0])
+	if err != nil {
+		return store.Message{}, fmt.Errorf("redisstore: %s: %w", key, err)
+	}
+	return store.Message{Version: version, Value: []byte(msg)}, nil
+}
+
+// DecisionHistory implements store.Store.
+func (s *Store) DecisionHistory(ctx context.Context, entity string, n int) ([]store.Message, error) {
+	return s.messages(ctx, entity, s.historyKey(entity), n, "decision history")
+}
+
+// Outbox implements store.Store.
+func (s *Store) Outbox(ctx context.Context, entity string, n int) ([]store.Message, error) {
+	return s.messages(ctx, entity, s.outboxKey(entity), n, "outbox")
+}
+
+// messages reads the first n entries of the message list key.
+func (s *Store) messages(ctx context.Context, entity, key string, n int, op string) ([]store.Message, error) {
+	if err := checkEntity(entity); err != nil {
+		return nil, err
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	entries, err := s.client.LRange(ctx, key, 0, int64(n-1)).Result()
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	out := make([]store.Message, len(entries))
+	for i, e := range entries {
+		m, err := parseEntry(e)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %s: %w", key, err)
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// parseEntry reads a "<version>:<message>" list entry.
+func parseEntry(e string) (store.Message, error) {
+	v, msg, ok := strings.Cut(e, ":")
+	version, err := strconv.ParseInt(v, 10, 64)
+	if !ok || err != nil || version <= 0 {
+		return store.Message{}, fmt.Errorf("%w: message entry %.20q", sketch.ErrCorrupt, e)
+	}
+	return store.Message{Version: version, Value: []byte(msg)}, nil
+}
+
+// LockOutbox implements store.Store.
+func (s *Store) LockOutbox(ctx context.Context, entity, owner string, ttl time.Duration) (bool, error) {
+	if err := checkEntity(entity); err != nil {
+		return false, err
+	}
+	ok, err := s.client.SetNX(ctx, s.leaseKey(entity), owner, ttl).Result()
+	if err != nil {
+		return false, wrapErr("lock outbox", err)
+	}
+	return ok, nil
+}
+
+// AckOutbox implements store.Store.
+func (s *Store) AckOutbox(ctx context.Context, entity, owner string, published []store.Message) (bool, error) {
+	if err := checkEntity(entity); err != nil {
+		return false, err
+	}
+	if len(published) == 0 {
+		return true, nil
+	}
+	n, err := ackScript.Run(ctx, s.client, []string{s.leaseKey(entity), s.outboxKey(entity)}, owner,
+		strconv.FormatInt(published[0].Version, 10), strconv.FormatInt(published[len(published)-1].Version, 10),
+		len(published)).Int64()
+	if err != nil {
+		return false, wrapErr("ack outbox", err)
+	}
+	return n == 1, nil
+}
+
+// UnlockOutbox implements store.Store.
+func (s *Store) UnlockOutbox(ctx context.Context, entity, owner string) error {
+	if err := checkEntity(entity); err != nil {
+		return err
+	}
+	return wrapErr("unlock outbox", unlockScript.Run(ctx, s.client, []string{s.leaseKey(entity)}, owner).Err())
 }
 
 // Ping implements store.Store: it checks every master of a cluster.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/transferwatch/transferwatch/internal/poll"
 	"github.com/transferwatch/transferwatch/internal/redistest"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"
@@ -92,14 +93,14 @@ func TestClusterKeyPlacement(t *testing.T) {
 	// One entity's keys share a slot, so its updates are atomic on one node.
 	for _, id := range ids {
 		var slots []int64
-		for _, k := range []string{s.yearKey(id, y), s.yearKey(id, y-1), s.decisionKey(id)} {
+		for _, k := range []string{s.yearKey(id, y), s.yearKey(id, y-1), s.decisionKey(id), s.outboxKey(id), s.historyKey(id), s.leaseKey(id)} {
 			slot, err := c.ClusterKeySlot(ctx, k).Result()
 			if err != nil {
 				t.Fatal(err)
 			}
 			slots = append(slots, slot)
 		}
-		if slots[0] != slots[1] || slots[0] != slots[2] {
+		if slices.Min(slots) != slices.Max(slots) {
 			t.Fatalf("keys of %s fall in slots %v", id, slots)
 		}
 	}
@@ -172,16 +173,39 @@ func TestAuthLeastPrivilege(t *testing.T) {
 		"--user", "transferwatch", "on", ">pw", "~tw:*", "resetchannels", "-@all",
 		"+ping", "+hello", "+client|setname",
 		"+sadd", "+smembers", "+hmget", "+hget", "+hgetall", "+hset", "+pexpireat",
+		"+llen", "+lrange", "+lindex", "+rpush", "+lpush", "+ltrim", "+set", "+get", "+del",
 		"+evalsha", "+eval",
 		"--user", "default", "off")
 	s := open(t, Options{Addrs: []string{in.Addr()}, Username: "transferwatch", Password: "pw"})
 	roundTrip(t, s)
 	ctx := t.Context()
-	if ok, err := s.SwapDecision(ctx, "acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "warn"}); !ok || err != nil {
+	if ok, err := s.SwapDecision(ctx, "acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "warn"}, []byte("{}")); !ok || err != nil {
 		t.Fatalf("SwapDecision = %t, %v", ok, err)
 	}
-	if _, err := s.Decision(ctx, "acme-sh"); err != nil {
-		t.Fatalf("Decision: %v", err)
+	if ok, err := s.RepairDecision(ctx, "acme-sh", store.Decision{Version: 1}, store.Decision{Version: 3, Decision: "warn"}, []byte("{}")); !ok || err != nil {
+		t.Fatalf("RepairDecision = %t, %v", ok, err)
+	}
+	if d, err := s.Decision(ctx, "acme-sh"); err != nil || d.Pending != 1 {
+		t.Fatalf("Decision = %+v, %v", d, err)
+	}
+	if ok, err := s.LockOutbox(ctx, "acme-sh", "me", time.Minute); !ok || err != nil {
+		t.Fatalf("LockOutbox = %t, %v", ok, err)
+	}
+	ms, err := s.Outbox(ctx, "acme-sh", 10)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("Outbox = %v, %v", ms, err)
+	}
+	if ok, err := s.AckOutbox(ctx, "acme-sh", "me", ms); !ok || err != nil {
+		t.Fatalf("AckOutbox = %t, %v", ok, err)
+	}
+	if err := s.UnlockOutbox(ctx, "acme-sh", "me"); err != nil {
+		t.Fatalf("UnlockOutbox: %v", err)
+	}
+	if _, err := s.LatestMessage(ctx, "acme-sh"); err != nil {
+		t.Fatalf("LatestMessage: %v", err)
+	}
+	if h, err := s.DecisionHistory(ctx, "acme-sh", 10); err != nil || len(h) != 2 {
+		t.Fatalf("DecisionHistory = %v, %v", h, err)
 	}
 	if _, err := s.Entities(ctx); err != nil {
 		t.Fatalf("Entities: %v", err)
@@ -236,10 +260,35 @@ func TestUnavailable(t *testing.T) {
 			return err
 		},
 		"SwapDecision": func() error {
-			_, err := s.SwapDecision(ctx, "acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "warn"})
+			_, err := s.SwapDecision(ctx, "acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "warn"}, []byte("{}"))
 			return err
 		},
-		"Ping": func() error { return s.Ping(ctx) },
+		"RepairDecision": func() error {
+			_, err := s.RepairDecision(ctx, "acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "warn"}, []byte("{}"))
+			return err
+		},
+		"LatestMessage": func() error {
+			_, err := s.LatestMessage(ctx, "acme-sh")
+			return err
+		},
+		"DecisionHistory": func() error {
+			_, err := s.DecisionHistory(ctx, "acme-sh", 10)
+			return err
+		},
+		"LockOutbox": func() error {
+			_, err := s.LockOutbox(ctx, "acme-sh", "me", time.Minute)
+			return err
+		},
+		"Outbox": func() error {
+			_, err := s.Outbox(ctx, "acme-sh", 10)
+			return err
+		},
+		"AckOutbox": func() error {
+			_, err := s.AckOutbox(ctx, "acme-sh", "me", []store.Message{{Version: 1}})
+			return err
+		},
+		"UnlockOutbox": func() error { return s.UnlockOutbox(ctx, "acme-sh", "me") },
+		"Ping":         func() error { return s.Ping(ctx) },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, store.ErrUnavailable) {
@@ -248,6 +297,9 @@ func TestUnavailable(t *testing.T) {
 	}
 
 	in.Start()
+	// After a run of failed dials the client holds back new ones and dials
+	// in the background about once a second: wait for it to notice.
+	poll.Until(t, 10*time.Second, "the client to reach Redis again", func() bool { return s.Ping(ctx) == nil })
 	if err := s.Merge(ctx, kept); err != nil {
 		t.Fatalf("Merge after Redis is back: %v", err)
 	}
@@ -282,8 +334,12 @@ func TestKeyLayout(t *testing.T) {
 	if err := s.Merge(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SwapDecision(ctx, "acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "warn"}); err != nil {
+	at := time.Date(2026, 11, 25, 2, 0, 1, 0, time.UTC)
+	if _, err := s.SwapDecision(ctx, "acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "warn", DecidedAt: at}, []byte(`{"version":1}`)); err != nil {
 		t.Fatal(err)
+	}
+	if ok, err := s.LockOutbox(ctx, "acme-sh", "owner-1", time.Minute); !ok || err != nil {
+		t.Fatalf("LockOutbox = %t, %v", ok, err)
 	}
 
 	keys, err := c.Keys(ctx, "*").Result()
@@ -294,6 +350,9 @@ func TestKeyLayout(t *testing.T) {
 	want := []string{
 		"tw:entities",
 		"tw:{acme-sh}:decision",
+		"tw:{acme-sh}:history",
+		"tw:{acme-sh}:lease",
+		"tw:{acme-sh}:outbox",
 		"tw:{acme-sh}:y" + strconv.Itoa(y-1),
 		"tw:{acme-sh}:y" + strconv.Itoa(y),
 	}
@@ -324,8 +383,20 @@ func TestKeyLayout(t *testing.T) {
 	if ttl, err := c.PTTL(ctx, "tw:{acme-sh}:decision").Result(); err != nil || ttl != -1 {
 		t.Errorf("decision TTL = %v, %v; want none", ttl, err)
 	}
-	if d, err := c.HGetAll(ctx, "tw:{acme-sh}:decision").Result(); err != nil || d["version"] != "1" || d["decision"] != "warn" || len(d) != 2 {
+	if d, err := c.HGetAll(ctx, "tw:{acme-sh}:decision").Result(); err != nil || d["version"] != "1" || d["decision"] != "warn" ||
+		d["at"] != strconv.FormatInt(at.UnixMilli(), 10) || d["msg"] != `{"version":1}` || len(d) != 4 {
 		t.Errorf("decision hash = %v, %v", d, err)
+	}
+	for _, list := range []string{"tw:{acme-sh}:outbox", "tw:{acme-sh}:history"} {
+		if l, err := c.LRange(ctx, list, 0, -1).Result(); err != nil || !slices.Equal(l, []string{`1:{"version":1}`}) {
+			t.Errorf("%s = %q, %v", list, l, err)
+		}
+	}
+	if owner, err := c.Get(ctx, "tw:{acme-sh}:lease").Result(); err != nil || owner != "owner-1" {
+		t.Errorf("lease = %q, %v", owner, err)
+	}
+	if ttl, err := c.PTTL(ctx, "tw:{acme-sh}:lease").Result(); err != nil || ttl <= 0 || ttl > time.Minute {
+		t.Errorf("lease TTL = %v, %v; want at most a minute", ttl, err)
 	}
 	if m, err := c.SMembers(ctx, "tw:entities").Result(); err != nil || !slices.Equal(m, []string{"acme-sh"}) {
 		t.Errorf("entities = %v, %v", m, err)
@@ -446,8 +517,26 @@ func TestScriptCacheFlushed(t *testing.T) {
 		if err := c.ScriptFlush(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := s.SwapDecision(ctx, "acme-sh", store.Decision{Version: int64(i)}, store.Decision{Version: int64(i + 1)}); !ok || err != nil {
+		if ok, err := s.SwapDecision(ctx, "acme-sh", store.Decision{Version: int64(i)}, store.Decision{Version: int64(i + 1)}, []byte("{}")); !ok || err != nil {
 			t.Fatalf("SwapDecision after SCRIPT FLUSH = %t, %v", ok, err)
+		}
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.LockOutbox(ctx, "acme-sh", "me", time.Minute); !ok || err != nil {
+			t.Fatalf("LockOutbox = %t, %v", ok, err)
+		}
+		if ok, err := s.AckOutbox(ctx, "acme-sh", "me", []store.Message{{Version: int64(i + 1)}}); !ok || err != nil {
+			t.Fatalf("AckOutbox after SCRIPT FLUSH = %t, %v", ok, err)
+		}
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UnlockOutbox(ctx, "acme-sh", "me"); err != nil {
+			t.Fatalf("UnlockOutbox after SCRIPT FLUSH: %v", err)
+		}
+		if n, err := c.Exists(ctx, s.leaseKey("acme-sh")).Result(); err != nil || n != 0 {
+			t.Fatalf("lease still held after UnlockOutbox: %d, %v", n, err)
 		}
 	}
 	h, err := s.History(ctx, "acme-sh", thisYear())
@@ -484,8 +573,19 @@ func TestInvalidInput(t *testing.T) {
 			t.Errorf("Decision of entity %q = %v, want ErrInvalidEntity", id, err)
 		}
 	}
-	if _, err := s.SwapDecision(ctx, "acme-sh", store.Decision{Version: 1}, store.Decision{Version: 3}); err == nil {
-		t.Error("SwapDecision skipping a version succeeded")
+	if _, err := s.SwapDecision(ctx, "acme-sh", store.Decision{Version: 3}, store.Decision{Version: 3}, nil); !errors.Is(err, store.ErrVersionOrder) {
+		t.Errorf("SwapDecision to the same version = %v, want ErrVersionOrder", err)
+	}
+	for _, id := range []string{"", "a{b}"} {
+		if _, err := s.SwapDecision(ctx, id, store.Decision{}, store.Decision{Version: 1}, nil); !errors.Is(err, ErrInvalidEntity) {
+			t.Errorf("SwapDecision of entity %q = %v, want ErrInvalidEntity", id, err)
+		}
+		if _, err := s.LockOutbox(ctx, id, "me", time.Minute); !errors.Is(err, ErrInvalidEntity) {
+			t.Errorf("LockOutbox of entity %q = %v, want ErrInvalidEntity", id, err)
+		}
+		if _, err := s.Outbox(ctx, id, 1); !errors.Is(err, ErrInvalidEntity) {
+			t.Errorf("Outbox of entity %q = %v, want ErrInvalidEntity", id, err)
+		}
 	}
 	if ids, err := s.Entities(ctx); err != nil || len(ids) != 0 {
 		t.Errorf("Entities after invalid merges = %v, %v; want none", ids, err)

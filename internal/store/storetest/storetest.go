@@ -4,6 +4,8 @@ package storetest
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transferwatch/transferwatch/internal/poll"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"
 )
@@ -31,6 +34,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("UnknownEntity", func(t *testing.T) { testUnknownEntity(t, open) })
 	t.Run("Entities", func(t *testing.T) { testEntities(t, open) })
 	t.Run("DecisionCAS", func(t *testing.T) { testDecisionCAS(t, open) })
+	t.Run("DecisionOutbox", func(t *testing.T) { testDecisionOutbox(t, open) })
+	t.Run("OutboxLease", func(t *testing.T) { testOutboxLease(t, open) })
+	t.Run("OutboxLeaseLapses", func(t *testing.T) { testOutboxLeaseLapses(t, open) })
+	t.Run("DecisionHistory", func(t *testing.T) { testDecisionHistory(t, open) })
+	t.Run("RepairDecision", func(t *testing.T) { testRepairDecision(t, open) })
 	t.Run("SeveralYears", func(t *testing.T) { testSeveralYears(t, open) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, open) })
 	t.Run("Offsets", func(t *testing.T) { testOffsets(t, open) })
@@ -296,6 +304,17 @@ func testUnknownEntity(t *testing.T, open func(*testing.T) store.Store) {
 	if err != nil || d != (store.Decision{}) {
 		t.Fatalf("Decision of an unknown entity = %+v, %v; want zero", d, err)
 	}
+	if m, err := s.LatestMessage(t.Context(), "nobody"); err != nil || m.Version != 0 || m.Value != nil {
+		t.Fatalf("LatestMessage of an unknown entity = %+v, %v; want zero", m, err)
+	}
+	for name, read := range map[string]func() ([]store.Message, error){
+		"Outbox":          func() ([]store.Message, error) { return s.Outbox(t.Context(), "nobody", 10) },
+		"DecisionHistory": func() ([]store.Message, error) { return s.DecisionHistory(t.Context(), "nobody", 10) },
+	} {
+		if ms, err := read(); err != nil || len(ms) != 0 {
+			t.Fatalf("%s of an unknown entity = %v, %v; want none", name, ms, err)
+		}
+	}
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
@@ -336,39 +355,140 @@ func testEntities(t *testing.T, open func(*testing.T) store.Store) {
 	}
 }
 
+// msg returns the message a test records with decision version v.
+func msg(entity string, v int64, decision string) []byte {
+	return fmt.Appendf(nil, `{"entity":%q,"decision":%q,"version":%d}`, entity, decision, v)
+}
+
+// sameRecord reports whether two decision records are equal (times compared
+// to the millisecond, as a store keeps them).
+func sameRecord(a, b store.Decision) bool {
+	return a.Version == b.Version && a.Decision == b.Decision && a.Pending == b.Pending &&
+		a.DecidedAt.UnixMilli() == b.DecidedAt.UnixMilli() && a.DecidedAt.IsZero() == b.DecidedAt.IsZero()
+}
+
+// decisionOps are helpers failing the test on a store error.
+type decisionOps struct {
+	t *testing.T
+	s store.Store
+}
+
+func (o decisionOps) swap(entity string, prev, next store.Decision, want bool) {
+	o.t.Helper()
+	ok, err := o.s.SwapDecision(o.t.Context(), entity, prev, next, msg(entity, next.Version, next.Decision))
+	if err != nil || ok != want {
+		o.t.Fatalf("SwapDecision(%+v → %+v) = %t, %v; want %t", prev, next, ok, err, want)
+	}
+}
+
+func (o decisionOps) get(entity string, want store.Decision) {
+	o.t.Helper()
+	d, err := o.s.Decision(o.t.Context(), entity)
+	if err != nil || !sameRecord(d, want) {
+		o.t.Fatalf("Decision(%q) = %+v, %v; want %+v", entity, d, err, want)
+	}
+}
+
+// versions returns the versions of ms, and fails unless each message is
+// the one msg makes for its version.
+func (o decisionOps) versions(entity string, ms []store.Message) []int64 {
+	o.t.Helper()
+	var vs []int64
+	for _, m := range ms {
+		var got struct {
+			Version int64 `json:"version"`
+		}
+		if err := json.Unmarshal(m.Value, &got); err != nil || got.Version != m.Version {
+			o.t.Fatalf("message %q of version %d does not match: %v", m.Value, m.Version, err)
+		}
+		vs = append(vs, m.Version)
+	}
+	return vs
+}
+
+func (o decisionOps) outbox(entity string, n int, want ...int64) []store.Message {
+	o.t.Helper()
+	ms, err := o.s.Outbox(o.t.Context(), entity, n)
+	if err != nil {
+		o.t.Fatalf("Outbox(%q, %d): %v", entity, n, err)
+	}
+	if got := o.versions(entity, ms); !slices.Equal(got, want) {
+		o.t.Fatalf("Outbox(%q, %d) holds versions %v, want %v", entity, n, got, want)
+	}
+	return ms
+}
+
+func (o decisionOps) history(entity string, n int, want ...int64) {
+	o.t.Helper()
+	ms, err := o.s.DecisionHistory(o.t.Context(), entity, n)
+	if err != nil {
+		o.t.Fatalf("DecisionHistory(%q, %d): %v", entity, n, err)
+	}
+	if got := o.versions(entity, ms); !slices.Equal(got, want) {
+		o.t.Fatalf("DecisionHistory(%q, %d) = versions %v, want %v", entity, n, got, want)
+	}
+}
+
+func (o decisionOps) lock(entity, owner string, ttl time.Duration, want bool) {
+	o.t.Helper()
+	ok, err := o.s.LockOutbox(o.t.Context(), entity, owner, ttl)
+	if err != nil || ok != want {
+		o.t.Fatalf("LockOutbox(%q, %q) = %t, %v; want %t", entity, owner, ok, err, want)
+	}
+}
+
+func (o decisionOps) ack(entity, owner string, ms []store.Message, want bool) {
+	o.t.Helper()
+	ok, err := o.s.AckOutbox(o.t.Context(), entity, owner, ms)
+	if err != nil || ok != want {
+		o.t.Fatalf("AckOutbox(%q, %q, %d messages) = %t, %v; want %t", entity, owner, len(ms), ok, err, want)
+	}
+}
+
+func (o decisionOps) unlock(entity, owner string) {
+	o.t.Helper()
+	if err := o.s.UnlockOutbox(o.t.Context(), entity, owner); err != nil {
+		o.t.Fatalf("UnlockOutbox(%q, %q): %v", entity, owner, err)
+	}
+}
+
 func testDecisionCAS(t *testing.T, open func(*testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	swap := func(prev, next store.Decision, want bool) {
-		t.Helper()
-		ok, err := s.SwapDecision(ctx, "acme-sh", prev, next)
-		if err != nil || ok != want {
-			t.Fatalf("SwapDecision(%+v → %+v) = %t, %v; want %t", prev, next, ok, err, want)
-		}
-	}
-	get := func(entity string, want store.Decision) {
-		t.Helper()
-		d, err := s.Decision(ctx, entity)
-		if err != nil || d != want {
-			t.Fatalf("Decision(%q) = %+v, %v; want %+v", entity, d, err, want)
-		}
-	}
-	get("acme-sh", store.Decision{})
-	v1 := store.Decision{Version: 1, Decision: "warn"}
-	v2 := store.Decision{Version: 2, Decision: "block"}
-	swap(store.Decision{}, v1, true)
-	get("acme-sh", v1)
-	swap(store.Decision{}, store.Decision{Version: 1, Decision: "block"}, false) // stale
-	get("acme-sh", v1)
-	swap(v1, v2, true)
-	swap(v1, store.Decision{Version: 2, Decision: "allow"}, false) // stale
-	get("acme-sh", v2)
-	get("globex.bj", store.Decision{}) // decisions are per entity
-	if d, err := open(t).Decision(ctx, "acme-sh"); err != nil || d != v2 {
+	o := decisionOps{t, s}
+	at := time.Date(2026, 11, 25, 10, 0, 1, 250e6, time.UTC)
+	o.get("acme-sh", store.Decision{})
+	v1 := store.Decision{Version: 1, Decision: "warn", DecidedAt: at}
+	v2 := store.Decision{Version: 2, Decision: "block", DecidedAt: at.Add(time.Hour)}
+	o.swap("acme-sh", store.Decision{}, v1, true)
+	o.get("acme-sh", store.Decision{Version: 1, Decision: "warn", DecidedAt: at, Pending: 1})
+	o.swap("acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "block"}, false) // stale
+	o.get("acme-sh", store.Decision{Version: 1, Decision: "warn", DecidedAt: at, Pending: 1})
+	o.swap("acme-sh", v1, v2, true)
+	o.swap("acme-sh", v1, store.Decision{Version: 2, Decision: "allow"}, false) // stale
+	o.get("acme-sh", store.Decision{Version: 2, Decision: "block", DecidedAt: v2.DecidedAt, Pending: 2})
+	o.get("globex.bj", store.Decision{}) // decisions are per entity
+	if d, err := open(t).Decision(ctx, "acme-sh"); err != nil || d.Version != 2 || d.Decision != "block" {
 		t.Fatalf("another client reads %+v, %v; want %+v", d, err, v2)
 	}
+	// Versions may jump (past those the decisions topic carries after the
+	// store lost them), never stay or go back.
+	for _, next := range []int64{2, 1, 0} {
+		_, err := s.SwapDecision(ctx, "acme-sh", v2, store.Decision{Version: next, Decision: "allow"}, msg("acme-sh", next, "allow"))
+		if !errors.Is(err, store.ErrVersionOrder) {
+			t.Fatalf("SwapDecision from version 2 to %d = %v, want ErrVersionOrder", next, err)
+		}
+	}
+	v7 := store.Decision{Version: 7, Decision: "allow"}
+	o.swap("acme-sh", v2, v7, true)
+	o.get("acme-sh", store.Decision{Version: 7, Decision: "allow", Pending: 3}) // no time: none recorded
+	o.outbox("acme-sh", 10, 1, 2, 7)
+	if m, err := s.LatestMessage(ctx, "acme-sh"); err != nil || m.Version != 7 || string(m.Value) != string(msg("acme-sh", 7, "allow")) {
+		t.Fatalf("LatestMessage = %+v, %v; want version 7", m, err)
+	}
 
-	// Many instances see the same change: exactly one swap succeeds.
+	// Many instances see the same change: exactly one swap succeeds, and
+	// exactly one message is queued.
 	const n = 8
 	clients := make([]store.Store, n)
 	for i := range clients {
@@ -379,7 +499,8 @@ func testDecisionCAS(t *testing.T, open func(*testing.T) store.Store) {
 	errs := make([]error, n)
 	for i, c := range clients {
 		wg.Go(func() {
-			won[i], errs[i] = c.SwapDecision(ctx, "acme-sh", v2, store.Decision{Version: 3, Decision: fmt.Sprint("allow-", i)})
+			d := fmt.Sprint("allow-", i)
+			won[i], errs[i] = c.SwapDecision(ctx, "acme-sh", v7, store.Decision{Version: 8, Decision: d}, msg("acme-sh", 8, d))
 		})
 	}
 	wg.Wait()
@@ -390,12 +511,174 @@ func testDecisionCAS(t *testing.T, open func(*testing.T) store.Store) {
 		}
 		if won[i] {
 			winners++
-			get("acme-sh", store.Decision{Version: 3, Decision: fmt.Sprint("allow-", i)})
+			o.get("acme-sh", store.Decision{Version: 8, Decision: fmt.Sprint("allow-", i), Pending: 4})
+			ms := o.outbox("acme-sh", 10, 1, 2, 7, 8)
+			if want := msg("acme-sh", 8, fmt.Sprint("allow-", i)); string(ms[3].Value) != string(want) {
+				t.Fatalf("queued %s, want the winner's %s", ms[3].Value, want)
+			}
 		}
 	}
 	if winners != 1 {
 		t.Fatalf("%d concurrent swaps from the same version succeeded, want exactly 1", winners)
 	}
+}
+
+// testDecisionOutbox publishes an outbox the way the decider does: lease,
+// read, acknowledge what was published, release.
+func testDecisionOutbox(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	o := decisionOps{t, s}
+	prev := store.Decision{}
+	for v, d := range []string{"allow", "warn", "block", "warn"} {
+		next := store.Decision{Version: int64(v + 1), Decision: d}
+		o.swap("acme-sh", prev, next, true)
+		prev = next
+	}
+	o.swap("globex.bj", store.Decision{}, store.Decision{Version: 1, Decision: "allow"}, true)
+
+	o.lock("acme-sh", "a-1", time.Minute, true)
+	first := o.outbox("acme-sh", 2, 1, 2)
+	o.ack("acme-sh", "a-1", first[1:], false) // not the head
+	o.ack("acme-sh", "b-1", first, false)     // not the owner
+	o.outbox("acme-sh", 10, 1, 2, 3, 4)
+	o.ack("acme-sh", "a-1", first, true)
+	o.outbox("acme-sh", 10, 3, 4)
+	o.ack("acme-sh", "a-1", first, false) // already gone: the head is 3 now
+	o.get("acme-sh", store.Decision{Version: 4, Decision: "warn", Pending: 2})
+
+	// A change recorded while the lease is held lands behind the rest.
+	o.swap("acme-sh", prev, store.Decision{Version: 5, Decision: "block"}, true)
+	rest := o.outbox("acme-sh", 10, 3, 4, 5)
+	o.ack("acme-sh", "a-1", rest[:2], true)
+	o.outbox("acme-sh", 10, 5)
+	o.unlock("acme-sh", "a-1")
+	o.ack("acme-sh", "a-1", rest[2:], false) // released: no longer the owner
+	o.lock("acme-sh", "b-2", time.Minute, true)
+	o.ack("acme-sh", "b-2", rest[2:], true)
+	o.outbox("acme-sh", 10)
+	o.get("acme-sh", store.Decision{Version: 5, Decision: "block"})
+	o.unlock("acme-sh", "b-2")
+
+	// Outboxes are per entity.
+	o.outbox("globex.bj", 10, 1)
+	o.get("globex.bj", store.Decision{Version: 1, Decision: "allow", Pending: 1})
+	o.ack("globex.bj", "b-2", []store.Message{{Version: 1}}, false) // b-2 holds no lease of globex.bj
+}
+
+func testOutboxLease(t *testing.T, open func(*testing.T) store.Store) {
+	a, b := decisionOps{t, open(t)}, decisionOps{t, open(t)}
+	a.lock("acme-sh", "a-1", time.Minute, true)
+	b.lock("acme-sh", "b-1", time.Minute, false)
+	a.lock("acme-sh", "a-2", time.Minute, false) // a lease is taken once, even by the same client
+	b.lock("globex.bj", "b-1", time.Minute, true)
+	b.unlock("acme-sh", "b-1") // not b's: stays a's
+	b.lock("acme-sh", "b-2", time.Minute, false)
+	a.unlock("acme-sh", "a-1")
+	b.lock("acme-sh", "b-2", time.Minute, true)
+	a.unlock("acme-sh", "a-1") // released twice: harmless, and b keeps it
+	a.lock("acme-sh", "a-3", time.Minute, false)
+
+	// Many instances race for one lease: one gets it.
+	const n = 8
+	var wg sync.WaitGroup
+	got := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		c := open(t)
+		wg.Go(func() { got[i], errs[i] = c.LockOutbox(t.Context(), "initech", fmt.Sprint("owner-", i), time.Minute) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if winners := len(slices.DeleteFunc(got, func(b bool) bool { return !b })); winners != 1 {
+		t.Fatalf("%d of %d concurrent LockOutbox calls took the lease, want 1", winners, n)
+	}
+}
+
+// testOutboxLeaseLapses: the lease of an instance that died lapses by
+// itself, and then its acknowledgement no longer counts.
+func testOutboxLeaseLapses(t *testing.T, open func(*testing.T) store.Store) {
+	a, b := decisionOps{t, open(t)}, decisionOps{t, open(t)}
+	a.swap("acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "block"}, true)
+	a.lock("acme-sh", "a-1", 300*time.Millisecond, true)
+	ms := a.outbox("acme-sh", 10, 1)
+	b.lock("acme-sh", "b-1", time.Minute, false)
+	poll.Until(t, 10*time.Second, "the lease to lapse", func() bool {
+		ok, err := b.s.LockOutbox(t.Context(), "acme-sh", "b-1", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	})
+	a.ack("acme-sh", "a-1", ms, false)
+	b.ack("acme-sh", "b-1", ms, true)
+	b.outbox("acme-sh", 10)
+}
+
+func testDecisionHistory(t *testing.T, open func(*testing.T) store.Store) {
+	o := decisionOps{t, open(t)}
+	const changes = store.DecisionHistoryLen + 5
+	prev := store.Decision{}
+	for v := int64(1); v <= changes; v++ {
+		next := store.Decision{Version: v, Decision: []string{"allow", "block"}[v%2]}
+		o.swap("acme-sh", prev, next, true)
+		prev = next
+	}
+	all, err := o.s.DecisionHistory(t.Context(), "acme-sh", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != store.DecisionHistoryLen || all[0].Version != changes || all[len(all)-1].Version != changes-store.DecisionHistoryLen+1 {
+		t.Fatalf("history of %d changes holds %d, versions %d…%d; want the last %d, newest first",
+			changes, len(all), all[0].Version, all[len(all)-1].Version, store.DecisionHistoryLen)
+	}
+	o.history("acme-sh", 3, changes, changes-1, changes-2)
+	o.history("acme-sh", 0)
+	// The outbox is not capped: every change is published.
+	if ms, err := o.s.Outbox(t.Context(), "acme-sh", 1000); err != nil || len(ms) != changes {
+		t.Fatalf("outbox holds %d messages, %v; want %d", len(ms), err, changes)
+	}
+}
+
+// testRepairDecision restores a record the decisions topic carries: nothing
+// is queued, the history shows it once.
+func testRepairDecision(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	o := decisionOps{t, s}
+	ctx := t.Context()
+	at := time.Date(2026, 11, 25, 10, 0, 1, 0, time.UTC)
+	v5 := store.Decision{Version: 5, Decision: "block", DecidedAt: at}
+	repair := func(prev, next store.Decision, want bool) {
+		t.Helper()
+		ok, err := s.RepairDecision(ctx, "acme-sh", prev, next, msg("acme-sh", next.Version, next.Decision))
+		if err != nil || ok != want {
+			t.Fatalf("RepairDecision(%+v → %+v) = %t, %v; want %t", prev, next, ok, err, want)
+		}
+	}
+	repair(store.Decision{}, v5, true)
+	o.get("acme-sh", v5)
+	o.outbox("acme-sh", 10)
+	o.history("acme-sh", 10, 5)
+	if m, err := s.LatestMessage(ctx, "acme-sh"); err != nil || m.Version != 5 {
+		t.Fatalf("LatestMessage after a repair = %+v, %v", m, err)
+	}
+	repair(store.Decision{}, store.Decision{Version: 6, Decision: "allow"}, false) // stale
+	if _, err := s.RepairDecision(ctx, "acme-sh", v5, v5, msg("acme-sh", 5, "block")); !errors.Is(err, store.ErrVersionOrder) {
+		t.Fatalf("RepairDecision to the same version = %v, want ErrVersionOrder", err)
+	}
+	// A change after the repair is queued and follows it in the history.
+	o.swap("acme-sh", v5, store.Decision{Version: 6, Decision: "allow"}, true)
+	o.outbox("acme-sh", 10, 6)
+	o.history("acme-sh", 10, 6, 5)
+	// A repair over a queued change leaves the change queued.
+	o.swap("globex.bj", store.Decision{}, store.Decision{Version: 9, Decision: "warn"}, true)
+	ok, err := s.RepairDecision(ctx, "globex.bj", store.Decision{Version: 9}, store.Decision{Version: 10, Decision: "warn"}, msg("globex.bj", 10, "warn"))
+	if err != nil || !ok {
+		t.Fatalf("RepairDecision of globex.bj = %t, %v", ok, err)
+	}
+	o.history("globex.bj", 10, 10, 9)
+	o.outbox("globex.bj", 10, 9)
 }
 
 func testSeveralYears(t *testing.T, open func(*testing.T) store.Store) {
