@@ -223,12 +223,6 @@ func Run(ctx context.Context, o Options) (err error) {
 		ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		g.Add(actor(ctx, "ingest", func() (err error) {
 			defer func() { ingestErr = err }()
-			// Start-up: evaluate every known entity and announce its
-			// decision, then consume. The store or the broker may be down:
-			// wait for them (not ready meanwhile, but alive) rather than fail.
-			if err := retry(ictx, log, "start-up evaluation", func() error { return dec.Start(ictx) }); err != nil {
-				return err
-			}
 			return in.Run(ictx)
 		}), func(error) {
 			draining.Store(true)
@@ -237,7 +231,17 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	{
 		dctx, cancel := context.WithCancel(ctx)
-		g.Add(actor(ctx, "decide", func() error { return dec.Run(dctx) }), func(error) { cancel() })
+		g.Add(actor(ctx, "decide", func() error {
+			// Start-up: read the decisions topic, evaluate every known
+			// entity and announce its decision, then evaluate every
+			// refresh. The store or the broker may be down: wait for them
+			// (not ready, decisions 503, but alive) rather than fail. The
+			// consumer runs meanwhile, so that its own errors show.
+			if err := retry(dctx, log, "start-up evaluation", func() error { return dec.Start(dctx) }); err != nil {
+				return err
+			}
+			return dec.Run(dctx)
+		}), func(error) { cancel() })
 	}
 	g.Add(actor(ctx, "http", func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -314,7 +318,7 @@ func retry(ctx context.Context, log *slog.Logger, what string, f func() error) e
 		if err == nil {
 			return nil
 		}
-		log.Warn(what+" failed; retrying", "err", err, "backoff", backoff)
+		log.Warn(what+" failed; retrying", "err", err, "backoff", backoff.String())
 		select {
 		case <-ctx.Done():
 			// Stopped while waiting: a clean stop, not a failure.
