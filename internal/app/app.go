@@ -304,7 +304,7 @@ func retry(ctx context.Context, log *slog.Logger, what string, f func() error) e
 		if err == nil {
 			return nil
 		}
-		log.Warn(what+" failed; retrying", "err", err, "backoff", backoff)
+		log.Warn(what+" failed; retrying", "err", err, "backoff", backoff.String())
 		select {
 		case <-ctx.Done():
 			// Stopped while waiting: a clean stop, not a failure.
