@@ -6,8 +6,11 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Revision=$(REVISION)
 BIN      := bin/transferwatch
-# Debian packages the tests drive as real peers.
-TEST_DEPS := redis-server:redis-server redis-cli:redis-tools kcat:kcat promtool:prometheus
+# Debian packages the tests drive as real peers (command:package); curl scrapes in deploy/check.sh.
+TEST_DEPS := redis-server:redis-server redis-cli:redis-tools kcat:kcat promtool:prometheus curl:curl
+# helm, for the chart's template tests (internal/deploycheck) and deploy/check.sh; go-installed.
+HELM_VERSION ?= v3.16.4
+GOBIN_DIR := $(or $(shell $(GO) env GOBIN 2>/dev/null),$(shell $(GO) env GOPATH 2>/dev/null)/bin)
 
 .DEFAULT_GOAL := help
 
@@ -24,7 +27,7 @@ run: build ## Run the whole product on embedded defaults (in-process broker, syn
 	./$(BIN) demo $(ARGS)
 
 .PHONY: deps
-deps: ## Install the Debian packages the tests need (redis-server, kcat, promtool) when missing.
+deps: ## Install what the tests drive when missing: redis-server, redis-cli, kcat, promtool, curl (apt-get, as root or with sudo) and helm (go install).
 	@missing=""; for d in $(TEST_DEPS); do cmd=$${d%%:*}; pkg=$${d##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
@@ -32,6 +35,9 @@ deps: ## Install the Debian packages the tests need (redis-server, kcat, promtoo
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@command -v helm >/dev/null 2>&1 || [ -x "$(GOBIN_DIR)/helm" ] || { \
+	  echo "installing helm $(HELM_VERSION) into $(GOBIN_DIR) (go install, a few minutes)"; \
+	  GOFLAGS= $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); }
 
 .PHONY: test
 test: deps ## Run every test with the race detector, then the dashboard, alert-rule and Helm checks.

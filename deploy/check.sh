@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Checks the operations artifacts: the Prometheus rules and their unit tests, the PromQL of the
-# dashboard and the rules against the exported metrics (tools/promlint), and the Helm chart with
-# every value set of helm/transferwatch/ci/.
+# dashboard and the rules against the exported metrics (tools/promlint), the Helm chart with
+# every value set of helm/transferwatch/ci/, and `promtool check metrics` on a scrape of a
+# running service (transferwatch demo, which needs no setup).
 #
 #   deploy/check.sh            (make test runs it)
 #
 # Installs what it needs when missing: promtool (Debian package prometheus) and helm
-# (go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION, into $(go env GOPATH)/bin).
+# (go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION, into $(go env GOPATH)/bin). The chart's
+# template tests (ServiceAccount, NetworkPolicy, helm test pod, PrometheusRule from values) are
+# Go tests in internal/deploycheck, run by `go test ./...`.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+# Keep in step with the Makefile's HELM_VERSION.
 HELM_VERSION=${HELM_VERSION:-v3.16.4}
 CHART=helm/transferwatch
 RELEASE=tw
@@ -30,7 +34,15 @@ fail() {
 }
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+demo_pid=""
+cleanup() {
+	if [ -n "$demo_pid" ]; then
+		kill "$demo_pid" 2>/dev/null || true
+		wait "$demo_pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 # --- tools -----------------------------------------------------------------------------------
 
@@ -107,7 +119,7 @@ for values in "$CHART"/ci/*.yaml; do
 	else
 		ok "$name: no ServiceMonitor/PrometheusRule without monitoring.coreos.com/v1"
 	fi
-	for kind in Deployment Service ConfigMap PodDisruptionBudget; do
+	for kind in Deployment Service ConfigMap PodDisruptionBudget ServiceAccount Pod; do
 		if ! kinds "$tmp/$name.yaml" | grep -qx "$kind"; then
 			fail "$name: no $kind rendered"
 		fi
@@ -208,9 +220,44 @@ else
 		if TW_SUBJECT_KEY=$TEST_SUBJECT_KEY "$tmp/transferwatch" check-config --config "$tmp/$name.config.yaml"; then
 			ok "check-config $name"
 		else
-			fail "check-config $name"
+			fail "check-config --offline $name"
 		fi
 	done
+
+	# --- promtool check metrics on a live scrape -------------------------------------------------
+
+	step "promtool check metrics on a scrape of a running service (transferwatch demo)"
+	env -u TW_REDIS_ADDRS -u TW_KAFKA_BROKERS -u TW_HTTP_ADDR \
+		"$tmp/transferwatch" demo --duration 5m --http-addr 127.0.0.1:0 >"$tmp/demo.out" 2>"$tmp/demo.err" &
+	demo_pid=$!
+	addr=""
+	scraped=""
+	for _ in $(seq 1 120); do
+		if [ -z "$addr" ]; then
+			addr=$(sed -n 's|^[[:space:]]*http[[:space:]]*http://\([^[:space:]]*\).*|\1|p' "$tmp/demo.out" | head -n 1)
+		fi
+		# Wait for the demo's first decisions, so that the per-entity gauges are in the scrape.
+		if [ -n "$addr" ] && curl -fsS "http://$addr/metrics" >"$tmp/scrape.txt" 2>/dev/null &&
+			grep -q '^transferwatch_entity_decision{' "$tmp/scrape.txt"; then
+			scraped=yes
+			break
+		fi
+		if ! kill -0 "$demo_pid" 2>/dev/null; then
+			break
+		fi
+		sleep 0.5 # polling interval
+	done
+	if [ -z "$scraped" ]; then
+		cat "$tmp/demo.out" "$tmp/demo.err" >&2
+		fail "scrape the demo's /metrics"
+	elif promtool check metrics <"$tmp/scrape.txt"; then
+		ok "promtool check metrics ($(grep -c '^transferwatch_' "$tmp/scrape.txt") transferwatch series)"
+	else
+		fail "promtool check metrics on the scrape of the demo"
+	fi
+	kill "$demo_pid" 2>/dev/null || true
+	wait "$demo_pid" 2>/dev/null || true
+	demo_pid=""
 fi
 
 printf '\ndeploy/check.sh: %d passed, %d failed\n' "$passed" "$failed"

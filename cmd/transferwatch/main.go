@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,11 +30,17 @@ against the CAC security-assessment thresholds.
 Usage:
   transferwatch run --config FILE     the service (Kafka in, Redis sketches, decisions out, HTTP)
   transferwatch demo                  the whole product on embedded defaults, no setup needed
-  transferwatch check-config --config FILE
+  transferwatch check-config --config FILE [--offline]
                                       validate a configuration; print every problem
+  transferwatch entity ID [--url URL | --config FILE] [--json]
+                                      one entity's status, from the API or the store
+  transferwatch dlq replay --config FILE [--dry-run] [--max N]
+                                      send the dead letters that are valid now back to the events
   transferwatch store status|accept-loss --config FILE
                                       what the store covers; accept a loss after a store lost data
   transferwatch version               version, commit, Go version
+
+'transferwatch COMMAND --help' describes a command.
 
 Flags of run and demo:
   --config FILE        configuration file (YAML; unknown keys are errors)
@@ -60,6 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 2
 	}
 	cmd, args := args[0], args[1:]
+	if help, ok := helpFor(cmd); ok && wantsHelp(args) {
+		fmt.Fprint(stdout, help)
+		return 0
+	}
 	switch cmd {
 	case "version", "--version":
 		i := buildinfo.Get()
@@ -70,20 +79,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 0
 	case "store":
 		return storeCmd(ctx, args, stdout, stderr, getenv)
+	case "entity":
+		return entityCmd(ctx, args, stdout, stderr, getenv)
+	case "dlq":
+		return dlqCmd(ctx, args, stdout, stderr, getenv)
 	case "run", "demo", "check-config":
 	default:
 		fmt.Fprintf(stderr, "transferwatch: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
 
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(cmd, stderr)
 	configPath := fs.String("config", "", "configuration file")
 	httpAddr := fs.String("http-addr", "", "overrides http.addr")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	var duration *time.Duration
 	if cmd == "demo" {
 		duration = fs.Duration("duration", 0, "stop by itself after this long (0: until interrupted)")
+	}
+	offline := new(bool)
+	if cmd == "check-config" {
+		offline = fs.Bool("offline", false, "no subject key needed; named files absent here are listed, not problems")
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -97,14 +113,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "transferwatch: --log-level: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(stderr, level)
 	// go-redis logs through a package-level logger of its own; route it into
 	// the structured log so stderr stays JSON.
 	redis.SetLogger(redisLogger{log.With("component", "redis")})
 
 	switch cmd {
 	case "check-config":
-		return checkConfig(*configPath, stdout, stderr, getenv)
+		return checkConfig(*configPath, *offline, stdout, stderr, getenv)
 	case "demo":
 		err := demo.Run(ctx, demo.Options{
 			ConfigPath: *configPath,
@@ -146,21 +162,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	return 0
 }
 
-func checkConfig(path string, stdout, stderr io.Writer, getenv func(string) string) int {
+func checkConfig(path string, offline bool, stdout, stderr io.Writer, getenv func(string) string) int {
 	if path == "" {
 		fmt.Fprintln(stderr, "transferwatch check-config: --config FILE is required")
 		return 2
 	}
-	cfg, err := config.Load(path, getenv)
-	if err == nil {
+	var cfg *config.Config
+	var absent []string
+	var err error
+	if offline {
+		cfg, absent, err = config.LoadOffline(path, getenv)
+	} else if cfg, err = config.Load(path, getenv); err == nil {
 		err = cfg.RequireSubjectKey()
 	}
 	if err != nil {
 		printProblems(stderr, path, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d entities, policy %s, time zone %s)\n",
-		path, len(cfg.Entities), cfg.Policy.Preset, cfg.Location)
+	mode := ""
+	if offline {
+		mode = ", offline"
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d entities, policy %s, time zone %s%s)\n",
+		path, len(cfg.Entities), cfg.Policy.Preset, cfg.Location, mode)
+	for _, a := range absent {
+		fmt.Fprintf(stdout, "  not checked, absent here: %s\n", a)
+	}
 	fmt.Fprint(stdout, cfg.PolicyDescription())
 	return 0
 }

@@ -7,7 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 )
 
 // Set with -ldflags "-X ...=...". These are the only package-level variables
@@ -39,11 +39,18 @@ func Get() Info {
 	return i
 }
 
-// Register exports transferwatch_build_info on reg.
+// Program is the namespace of the build-info metric: transferwatch_build_info.
+const Program = "transferwatch"
+
+// Register exports transferwatch_build_info on reg with client_golang's
+// version collector. The contract's labels version, revision and goversion
+// carry Get(); the collector adds branch, goos, goarch and tags (branch is
+// empty unless the linker sets github.com/prometheus/common/version.Branch).
 func Register(reg prometheus.Registerer) {
 	i := Get()
-	promauto.With(reg).NewGaugeVec(prometheus.GaugeOpts{
-		Name: "transferwatch_build_info",
-		Help: "Build information; always 1.",
-	}, []string{"version", "revision", "goversion"}).WithLabelValues(i.Version, i.Revision, i.GoVersion).Set(1)
+	reg.MustRegister(versioncollector.NewCollector(Program, versioncollector.WithExtraConstLabels(prometheus.Labels{
+		"version":   i.Version,
+		"revision":  i.Revision,
+		"goversion": i.GoVersion,
+	})))
 }

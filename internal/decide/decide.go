@@ -610,34 +610,6 @@ func forecastSeries(p policy.Preset) map[seriesKey]bool {
 	return need
 }
 
-// Observe reads everything the policy needs out of an entity's history.
-func Observe(h sketch.History, thisYear, today int, includeExempt bool) policy.Observation {
-	return observe(h, thisYear, today, includeExempt, nil)
-}
-
-// observe is Observe drawing only the series in need (all if need is nil).
-func observe(h sketch.History, thisYear, today int, includeExempt bool, need map[seriesKey]bool) policy.Observation {
-	obs := policy.Observation{
-		Figures:   make(map[sketch.Window]map[sketch.Counter]sketch.Figure),
-		Important: make(map[sketch.Window]bool),
-		Series:    make(map[sketch.Window]map[sketch.Counter][]float64),
-	}
-	q := h.Query() // each distinct union of sketches estimated once
-	for _, w := range sketch.Windows {
-		obs.Figures[w] = make(map[sketch.Counter]sketch.Figure)
-		obs.Series[w] = make(map[sketch.Counter][]float64)
-		obs.Important[w] = h.Important(w, thisYear, includeExempt)
-		for _, k := range sketch.Counters {
-			f := q.Figure(k, w, thisYear, includeExempt)
-			obs.Figures[w][k] = f
-			if f.Estimate > 0 && (need == nil || need[seriesKey{w, k}]) {
-				obs.Series[w][k] = q.Series(k, w, thisYear, today, includeExempt)
-			}
-		}
-	}
-	return obs
-}
-
 func (d *Decider) entity(id string) policy.Entity {
 	if e, ok := d.registry[id]; ok {
 		return e

@@ -1,6 +1,8 @@
 package decide
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
@@ -8,13 +10,13 @@ import (
 )
 
 type metrics struct {
-	estimate     *prometheus.GaugeVec
-	ratio        *prometheus.GaugeVec
-	level        *prometheus.GaugeVec
-	decision     *prometheus.GaugeVec
-	forecastDays *prometheus.GaugeVec
-	daysLeft     *prometheus.GaugeVec
-	changes      *prometheus.CounterVec
+	estimate   *prometheus.GaugeVec
+	ratio      *prometheus.GaugeVec
+	level      *prometheus.GaugeVec
+	decision   *prometheus.GaugeVec
+	forecastAt *prometheus.GaugeVec
+	expiresAt  *prometheus.GaugeVec
+	changes    *prometheus.CounterVec
 	// publishErrors counts decisions-topic messages whose write failed;
 	// each stays in the store and is written again.
 	publishErrors prometheus.Counter
@@ -40,13 +42,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "transferwatch_entity_decision",
 			Help: "1 for the entity's current decision (allow, warn, block), 0 for the others.",
 		}, []string{"entity", "decision"}),
-		forecastDays: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "transferwatch_rule_forecast_days",
-			Help: "Days until a rule's threshold is forecast to be crossed; present only while a crossing is forecast.",
+		forecastAt: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transferwatch_rule_forecast_crossing_timestamp_seconds",
+			Help: "Unix time of 00:00 (in the configured time zone) of the day a rule's threshold is forecast to be crossed; present only while a crossing is forecast.",
 		}, []string{"entity", "rule"}),
-		daysLeft: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "transferwatch_approval_days_left",
-			Help: "Days until the entity's longest-running approved approval of a mechanism expires.",
+		expiresAt: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transferwatch_approval_expiry_timestamp_seconds",
+			Help: "Unix time at which the entity's longest-running approved approval of a mechanism stops covering: 00:00 (in the configured time zone) of its valid_until.",
 		}, []string{"entity", "mechanism"}),
 		changes: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "transferwatch_decision_changes_total",
@@ -69,6 +71,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // observe sets every per-entity gauge from s.
 func (m *metrics) observe(s policy.Status) {
+	loc := s.UpdatedAt.Location()
 	for _, c := range s.Counters {
 		m.estimate.WithLabelValues(s.Entity, string(c.Counter), string(c.Window)).Set(float64(c.Estimate))
 	}
@@ -76,9 +79,9 @@ func (m *metrics) observe(s policy.Status) {
 		m.ratio.WithLabelValues(s.Entity, r.ID).Set(r.Ratio)
 		m.level.WithLabelValues(s.Entity, r.ID).Set(float64(r.Level.Value()))
 		if r.ForecastCrossing != nil {
-			m.forecastDays.WithLabelValues(s.Entity, r.ID).Set(float64(r.ForecastDays))
+			m.forecastAt.WithLabelValues(s.Entity, r.ID).Set(float64(r.ForecastCrossing.In(loc).Unix()))
 		} else {
-			m.forecastDays.DeleteLabelValues(s.Entity, r.ID)
+			m.forecastAt.DeleteLabelValues(s.Entity, r.ID)
 		}
 	}
 	for _, d := range policy.Decisions() {
@@ -88,16 +91,17 @@ func (m *metrics) observe(s policy.Status) {
 		}
 		m.decision.WithLabelValues(s.Entity, string(d)).Set(v)
 	}
-	best := make(map[policy.Mechanism]int)
+	best := make(map[policy.Mechanism]time.Time)
 	for _, a := range s.Approvals {
-		if a.Status != policy.Approved || a.DaysLeft == nil {
+		if a.Status != policy.Approved || a.ValidUntil == nil {
 			continue
 		}
-		if cur, ok := best[a.Mechanism]; !ok || *a.DaysLeft > cur {
-			best[a.Mechanism] = *a.DaysLeft
+		until := a.ValidUntil.In(loc)
+		if cur, ok := best[a.Mechanism]; !ok || until.After(cur) {
+			best[a.Mechanism] = until
 		}
 	}
-	for mech, days := range best {
-		m.daysLeft.WithLabelValues(s.Entity, string(mech)).Set(float64(days))
+	for mech, until := range best {
+		m.expiresAt.WithLabelValues(s.Entity, string(mech)).Set(float64(until.Unix()))
 	}
 }

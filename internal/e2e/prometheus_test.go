@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +55,7 @@ func TestPrometheusAlertsAndDashboard(t *testing.T) {
 	zone := forecastableZone(time.Now())
 	loc := must(time.LoadLocation(zone))
 	today := time.Now().In(loc)
+	validUntil := today.AddDate(0, 0, 90)
 	c := cluster(t, 1)
 	rds := redistest.Server(t)
 	svc := start(t, serviceConfig(t, c.Addr(), rds.Addr(), "tw", "tw", fmt.Sprintf(`timezone: %s
@@ -66,7 +68,7 @@ entities:
         reference: CAC-E2E-1
         valid_from: %s
         valid_until: %s
-`, zone, approvedEntity, today.AddDate(-1, 0, 0).Format(time.DateOnly), today.AddDate(0, 0, 90).Format(time.DateOnly))))
+`, zone, approvedEntity, today.AddDate(-1, 0, 0).Format(time.DateOnly), validUntil.Format(time.DateOnly))))
 	prom := startPrometheus(t, promBin, svc.addr, forZero(t, alertRulesPath))
 	// A counter's first sample is no increase: let Prometheus scrape the
 	// service before any event, as it would a service running for long.
@@ -130,6 +132,33 @@ entities:
 			!strings.HasPrefix(a.Annotations["runbook_url"], "https://") {
 			t.Errorf("alert %v: job, severity, summary or runbook_url missing (annotations %v)", a.Labels, a.Annotations)
 		}
+	}
+
+	// The day gauges are Unix times in base units (CONTRACT v2 §7): the approval's expiry is
+	// 00:00 of its valid_until in the configured zone, the forecast crossing 00:00 of a day
+	// from today to the end of the year; the v1 names are gone.
+	wantExpiry := time.Date(validUntil.Year(), validUntil.Month(), validUntil.Day(), 0, 0, 0, 0, loc).Unix()
+	expiry := prom.query(t, fmt.Sprintf(`transferwatch_approval_expiry_timestamp_seconds{entity=%q, mechanism="security_assessment"}`, approvedEntity))
+	if len(expiry) != 1 || expiry[0].Value[1] != strconv.FormatInt(wantExpiry, 10) {
+		t.Errorf("approval expiry of %s: %+v, want one series at %d (%s 00:00 %s)", approvedEntity, expiry, wantExpiry, validUntil.Format(time.DateOnly), zone)
+	}
+	crossing := prom.query(t, fmt.Sprintf(`transferwatch_rule_forecast_crossing_timestamp_seconds{entity=%q, rule="sensitive-10k"}`, forecastEntity))
+	dayStart := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, loc)
+	if len(crossing) != 1 {
+		t.Errorf("forecast crossing of %s: %+v, want one series", forecastEntity, crossing)
+	} else if at, err := strconv.ParseInt(fmt.Sprint(crossing[0].Value[1]), 10, 64); err != nil ||
+		at < dayStart.Unix() || at > time.Date(today.Year()+1, 1, 1, 0, 0, 0, 0, loc).Unix() || (at-dayStart.Unix())%86400 != 0 {
+		t.Errorf("forecast crossing of %s at %v, want 00:00 of a day from %s to the end of the year", forecastEntity, crossing[0].Value[1], dayStart)
+	}
+	for _, old := range []string{"transferwatch_approval_days_left", "transferwatch_rule_forecast_days"} {
+		if res := prom.query(t, old); len(res) != 0 {
+			t.Errorf("%s is still exported: %+v", old, res)
+		}
+	}
+	build := prom.query(t, `transferwatch_build_info{job="transferwatch"}`)
+	if len(build) != 1 || build[0].Value[1] != "1" || build[0].Metric["version"] == "" || build[0].Metric["revision"] == "" ||
+		!strings.HasPrefix(build[0].Metric["goversion"], "go") || build[0].Metric["goarch"] == "" {
+		t.Errorf("transferwatch_build_info = %+v, want one series at 1 with version, revision, goversion and goarch", build)
 	}
 
 	// The service is healthy: scraped, and no service alert fires. Wait for

@@ -21,9 +21,10 @@ import (
 //   - field names match exactly; unknown fields are ignored, a known field
 //     given twice is invalid;
 //   - null stands for an absent field;
-//   - each field has its JSON type: schema and records are integers, sensitive
-//     and important_data booleans, subjects an array of strings, the others
-//     strings; occurred_at is RFC 3339;
+//   - each field has its JSON type: schema and records are integers (JSON
+//     numbers whose value is an integer, as in JSON Schema: 5, 5.0 and 5e0
+//     are all 5), sensitive and important_data booleans, subjects an array
+//     of strings, the others strings; occurred_at is RFC 3339;
 //   - the strings of known fields hold no lone UTF-16 surrogate escape
 //     (two different ones would decode to the same identifier).
 //
@@ -412,8 +413,9 @@ func (d *decoder) member(f field) error {
 	return nil
 }
 
-// integer reads the value of schema or records: a JSON integer that fits in
-// an int64 (and, for schema, in an int).
+// integer reads the value of schema or records: a JSON number whose value
+// is an integer (JSON Schema's "integer": 5, 5.0, 5e0 and 50e-1 are all 5)
+// that fits in an int64 (and, for schema, in an int).
 func (d *decoder) integer(f field) error {
 	c := d.peek()
 	if c != '-' && (c < '0' || c > '9') {
@@ -428,11 +430,17 @@ func (d *decoder) integer(f field) error {
 		return err
 	}
 	lit := d.data[start:d.pos]
-	v, ok := parseInt(lit)
+	var v int64
+	integral, ok := true, false
+	if isInt {
+		v, ok = parseInt(lit)
+	} else {
+		v, integral, ok = parseIntegral(lit)
+	}
 	switch {
-	case !isInt && f == fSchema:
+	case !integral && f == fSchema:
 		d.fail(f, -1, "must be an integer, got "+numberText(lit))
-	case !isInt:
+	case !integral:
 		d.fail(f, -1, "must be a non-negative integer, got "+numberText(lit))
 	case f == fSchema && (!ok || int64(int(v)) != v):
 		d.fail(f, -1, "unsupported version "+numberText(lit))
@@ -444,6 +452,92 @@ func (d *decoder) integer(f field) error {
 		d.records = v
 	}
 	return nil
+}
+
+// parseIntegral parses the JSON number b, which has a fraction or an
+// exponent (see scanNumber). It reports whether the value of b is an
+// integer and, if so, whether that integer fits in an int64, and returns it
+// when it does. The arithmetic is exact, on the digits: 5.0, 50e-1 and
+// 0.5e1 are 5; 5.5 and 1e-400 are not integers; 1e400 is an integer that
+// does not fit.
+func parseIntegral(b []byte) (v int64, integral, fits bool) {
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	// b is int [. frac] [e|E [sign] exp]: the value is the digits of int
+	// and frac read as one integer, times 10^(exp - len(frac)).
+	n := 0
+	for n < len(b) && '0' <= b[n] && b[n] <= '9' {
+		n++
+	}
+	intPart, frac := b[:n], b[:0]
+	rest := b[n:]
+	if len(rest) > 0 && rest[0] == '.' {
+		m := 1
+		for m < len(rest) && '0' <= rest[m] && rest[m] <= '9' {
+			m++
+		}
+		frac, rest = rest[1:m], rest[m:]
+	}
+	var exp int64
+	if len(rest) > 0 { // e or E
+		rest = rest[1:]
+		expNeg := rest[0] == '-'
+		if rest[0] == '-' || rest[0] == '+' {
+			rest = rest[1:]
+		}
+		for _, c := range rest {
+			// Past 1<<30 the answer no longer depends on the exponent: the
+			// input holds fewer digits than that.
+			if exp < 1<<30 {
+				exp = exp*10 + int64(c-'0')
+			}
+		}
+		if expNeg {
+			exp = -exp
+		}
+	}
+	digit := func(i int) byte {
+		if i < len(intPart) {
+			return intPart[i]
+		}
+		return frac[i-len(intPart)]
+	}
+	total := len(intPart) + len(frac)
+	first, last := 0, total-1
+	for first < total && digit(first) == '0' {
+		first++
+	}
+	if first == total {
+		return 0, true, true // zero, whatever the exponent
+	}
+	for digit(last) == '0' {
+		last--
+	}
+	// The value is digits[first..last] times 10^scale.
+	scale := exp - int64(len(frac)) + int64(total-1-last)
+	if scale < 0 {
+		return 0, false, false
+	}
+	if int64(last-first+1)+scale > 19 { // 10^19 > MaxInt64
+		return 0, true, false
+	}
+	var u uint64 // at most 19 digits: no overflow
+	for i := first; i <= last; i++ {
+		u = u*10 + uint64(digit(i)-'0')
+	}
+	for range scale {
+		u *= 10
+	}
+	const cutoff = 1 << 63 // magnitude of MinInt64
+	switch {
+	case neg && u <= cutoff:
+		return -int64(u), true, true // -(1<<63) wraps to itself, as wanted
+	case !neg && u < cutoff:
+		return int64(u), true, true
+	}
+	return 0, true, false
 }
 
 // numberText returns the JSON number lit for an error message, shortened

@@ -104,7 +104,14 @@ func sameEvent(a, b Event) string {
 	return ""
 }
 
-func TestDecodeValid(t *testing.T) {
+// validCase is an event Decode must accept, and the event it must give.
+type validCase struct {
+	name string
+	in   []byte
+	want Event
+}
+
+func validCases(t testing.TB) []validCase {
 	example := Event{
 		Schema:      1,
 		EventID:     "6f1c",
@@ -131,11 +138,7 @@ func TestDecodeValid(t *testing.T) {
 		Recipient:  "r",
 		Subjects:   []string{"s"},
 	}
-	tests := []struct {
-		name string
-		in   []byte
-		want Event
-	}{
+	return []validCase{
 		{"contract example", doc(t), example},
 		{"minimal, defaults applied",
 			[]byte(`{"occurred_at":"2026-01-02T03:04:05Z","entity":"e","recipient":"r","subjects":["s"]}`), minimal},
@@ -170,6 +173,21 @@ func TestDecodeValid(t *testing.T) {
 		{"records 0", doc(t, "records", 0), with(func(e *Event) { e.Records = 0 })},
 		{"records max int64", doc(t, "records", raw(`9223372036854775807`)),
 			with(func(e *Event) { e.Records = 1<<63 - 1 })},
+		{"records 5.0", doc(t, "records", raw(`5.0`)), with(func(e *Event) { e.Records = 5 })},
+		{"records 1e3", doc(t, "records", raw(`1e3`)), with(func(e *Event) { e.Records = 1000 })},
+		{"records 50E-1", doc(t, "records", raw(`50E-1`)), with(func(e *Event) { e.Records = 5 })},
+		{"records 0.5e+1", doc(t, "records", raw(`0.5e+1`)), with(func(e *Event) { e.Records = 5 })},
+		{"records 1.2300e2", doc(t, "records", raw(`1.2300e2`)), with(func(e *Event) { e.Records = 123 })},
+		{"records -0.0", doc(t, "records", raw(`-0.0`)), with(func(e *Event) { e.Records = 0 })},
+		{"records 0e-999999999999", doc(t, "records", raw(`0e-999999999999`)), with(func(e *Event) { e.Records = 0 })},
+		{"records max int64 with an exponent", doc(t, "records", raw(`9.223372036854775807e18`)),
+			with(func(e *Event) { e.Records = 1<<63 - 1 })},
+		{"records max int64 with trailing zeros", doc(t, "records", raw(`9223372036854775807.000`)),
+			with(func(e *Event) { e.Records = 1<<63 - 1 })},
+		{"schema 1.0", doc(t, "schema", raw(`1.0`)), example},
+		{"schema 1e0", doc(t, "schema", raw(`1e0`)), example},
+		{"schema 10e-1", doc(t, "schema", raw(`10e-1`)), example},
+		{"schema 0.0 means 1", doc(t, "schema", raw(`0.0`)), example},
 		{"unknown fields ignored", doc(t, "extra", map[string]any{"a": []any{1, "x", nil, true}}, "Entity", 5, "zz", raw(`-1.5e+7`)),
 			example},
 		{"entity of every allowed character", doc(t, "entity", "AZaz09._:-"), with(func(e *Event) { e.Entity = "AZaz09._:-" })},
@@ -194,7 +212,10 @@ func TestDecodeValid(t *testing.T) {
 		{"unknown field twice", doc(t, "x", raw(`1,"x":2`)), example},
 		{"nested unknown fields", doc(t, "x", raw(strings.Repeat("[", 9999)+strings.Repeat("]", 9999))), example},
 	}
-	for _, tt := range tests {
+}
+
+func TestDecodeValid(t *testing.T) {
+	for _, tt := range validCases(t) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Decode(tt.in, testNow)
 			if err != nil {
@@ -266,8 +287,10 @@ func invalidCases(t testing.TB) []invalidCase {
 		{"schema 2", doc(t, "schema", 2), "schema"},
 		{"schema -1", doc(t, "schema", -1), "schema"},
 		{"schema string", doc(t, "schema", "1"), "schema"},
-		{"schema fraction", doc(t, "schema", raw(`1.0`)), "schema"},
-		{"schema exponent", doc(t, "schema", raw(`1e0`)), "schema"},
+		{"schema fraction", doc(t, "schema", raw(`1.5`)), "schema"},
+		{"schema 2.0", doc(t, "schema", raw(`2.0`)), "schema"},
+		{"schema 1e-1", doc(t, "schema", raw(`1e-1`)), "schema"},
+		{"schema 1e400", doc(t, "schema", raw(`1e400`)), "schema"},
 		{"schema overflow", doc(t, "schema", raw(`99999999999999999999`)), "schema"},
 		{"schema boolean", doc(t, "schema", true), "schema"},
 		{"schema twice", []byte(`{"schema":1,"schema":1}`), "schema"},
@@ -351,7 +374,14 @@ func invalidCases(t testing.TB) []invalidCase {
 		// records
 		{"records negative", doc(t, "records", -1), "records"},
 		{"records fraction", doc(t, "records", 1.5), "records"},
-		{"records exponent", doc(t, "records", raw(`1e3`)), "records"},
+		{"records negative fraction", doc(t, "records", raw(`-1.0`)), "records"},
+		{"records small exponent", doc(t, "records", raw(`1e-3`)), "records"},
+		{"records fraction with an exponent", doc(t, "records", raw(`1.25e1`)), "records"},
+		{"records fraction far down", doc(t, "records", raw(`5.000000000000000000000001`)), "records"},
+		{"records exponent overflow", doc(t, "records", raw(`1e19`)), "records"},
+		{"records max int64 + 1 with an exponent", doc(t, "records", raw(`9.223372036854775808e18`)), "records"},
+		{"records huge exponent", doc(t, "records", raw(`1e999999999999`)), "records"},
+		{"records tiny exponent", doc(t, "records", raw(`1e-999999999999`)), "records"},
 		{"records string", doc(t, "records", "2"), "records"},
 		{"records overflow", doc(t, "records", raw(`9223372036854775808`)), "records"},
 		{"records min int64", doc(t, "records", raw(`-9223372036854775808`)), "records"},
@@ -427,6 +457,11 @@ func TestErrorMessages(t *testing.T) {
 		{doc(t, "exemption", "x"), `exemption: unknown value "x"`},
 		{doc(t, "schema", 2), "schema: unsupported version 2"},
 		{doc(t, "schema", raw(`1.5`)), "schema: must be an integer, got 1.5"},
+		{doc(t, "schema", raw(`2.0`)), "schema: unsupported version 2"},
+		{doc(t, "schema", raw(`1e400`)), "schema: unsupported version 1e400"},
+		{doc(t, "records", raw(`1.5`)), "records: must be a non-negative integer, got 1.5"},
+		{doc(t, "records", raw(`1e19`)), "records: must be a non-negative integer, got 1e19"},
+		{doc(t, "records", raw(`-3.0`)), "records: must be a non-negative integer, got -3"},
 		{doc(t, "schema", raw(`99999999999999999999`)), "schema: unsupported version 99999999999999999999"},
 		{doc(t, "records", raw(`1`+strings.Repeat("0", 100))), "records: must be a non-negative integer, got 1" + strings.Repeat("0", 63) + "... (101 bytes)"},
 		{doc(t, "records", -3), "records: must be a non-negative integer, got -3"},

@@ -12,23 +12,8 @@ import (
 // field), that what it accepts passes Validate, and that json.Marshal of a
 // decoded event decodes to the same event.
 func FuzzDecode(f *testing.F) {
-	for _, seed := range [][]byte{
-		doc(f),
-		doc(f, "kind", "processing", "recipient", absent, "exemption", "hr", "sensitive", true),
-		doc(f, "schema", absent, "kind", nil, "destination", ""),
-		[]byte(`{"occurred_at":"2026-01-02T03:04:05Z","entity":"e","recipient":"r","subjects":["s"]}`),
-		[]byte(`{"occurred_at":"2026-01-02t03:04:05.123z","entity":"\u0065","recipient":"\/r\"\\\b\f\n\r\t",` +
-			`"subjects":["s","\u00e9\ud83d\ude00","a\u0000b"],"k\u0069nd":"processing","x":[{"y":null}]}`),
-		[]byte(`{"occurred_at":"2026-11-25T10:00:00-09:30","entity":"e","recipient":"阿克米","subjects":["张三","\ud800"]}`),
-		[]byte(`{"schema":1,"schema":2}`),
-		[]byte(`{"records":-0,"schema":-0,"occurred_at":"2026-11-25T10:00:00+08:00","entity":"e","recipient":"r","subjects":["s"]}`),
-	} {
+	for _, seed := range fuzzSeeds(f) {
 		f.Add(seed)
-	}
-	for _, c := range invalidCases(f) {
-		if len(c.in) < 4096 {
-			f.Add(c.in)
-		}
 	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -78,4 +63,28 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("%q: round trip through %q: %s", data, b, diff)
 		}
 	})
+}
+
+// fuzzSeeds returns the seed corpus of FuzzDecode: a few documents of every
+// shape, and the invalid cases of the tests (the short ones).
+func fuzzSeeds(t testing.TB) [][]byte {
+	seeds := [][]byte{
+		doc(t),
+		doc(t, "kind", "processing", "recipient", absent, "exemption", "hr", "sensitive", true),
+		doc(t, "schema", absent, "kind", nil, "destination", ""),
+		[]byte(`{"occurred_at":"2026-01-02T03:04:05Z","entity":"e","recipient":"r","subjects":["s"]}`),
+		[]byte(`{"occurred_at":"2026-01-02t03:04:05.123z","entity":"\u0065","recipient":"\/r\"\\\b\f\n\r\t",` +
+			`"subjects":["s","\u00e9\ud83d\ude00","a\u0000b"],"k\u0069nd":"processing","x":[{"y":null}]}`),
+		[]byte(`{"occurred_at":"2026-11-25T10:00:00-09:30","entity":"e","recipient":"阿克米","subjects":["张三","\ud800"]}`),
+		[]byte(`{"schema":1,"schema":2}`),
+		[]byte(`{"records":-0,"schema":-0,"occurred_at":"2026-11-25T10:00:00+08:00","entity":"e","recipient":"r","subjects":["s"]}`),
+		[]byte(`{"records":5.0,"schema":1.0,"occurred_at":"2026-11-25T10:00:00+08:00","entity":"e","recipient":"r","subjects":["s"]}`),
+		[]byte(`{"records":12.50e1,"schema":10E-1,"occurred_at":"2026-11-25T10:00:00+08:00","entity":"e","recipient":"r","subjects":["s"]}`),
+	}
+	for _, c := range invalidCases(t) {
+		if len(c.in) < 4096 {
+			seeds = append(seeds, c.in)
+		}
+	}
+	return seeds
 }

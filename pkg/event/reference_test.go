@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
@@ -80,13 +81,17 @@ func referenceDecode(data []byte, now time.Time) (Event, error) {
 		}
 		switch name {
 		case "schema":
-			if err := json.Unmarshal(raw, &ev.Schema); err != nil {
+			v, ok := referenceInteger(raw)
+			if !ok || int64(int(v)) != v {
 				fail(name, name, "must be an integer")
 			}
+			ev.Schema = int(v)
 		case "records":
-			if err := json.Unmarshal(raw, &ev.Records); err != nil {
+			v, ok := referenceInteger(raw)
+			if !ok {
 				fail(name, name, "must be an integer")
 			}
+			ev.Records = v
 		case "sensitive":
 			if err := json.Unmarshal(raw, &ev.Sensitive); err != nil {
 				fail(name, name, "must be a boolean")
@@ -169,6 +174,48 @@ func referenceDecode(data []byte, now time.Time) (Event, error) {
 		panic("reference: subjects miscounted")
 	}
 	return ev, nil
+}
+
+// referenceInteger returns the value of the JSON number raw if it is an
+// integer (whatever its form: 5, 5.0, 50e-1) that fits in an int64. It
+// works on the decimal digits as strings: the digits of the integer part
+// and the fraction, and the power of ten they are scaled by.
+func referenceInteger(raw json.RawMessage) (int64, bool) {
+	s := string(raw)
+	if s == "" || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+		return 0, false // not a number
+	}
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	mant, expText, hasExp := strings.Cut(strings.ToLower(s), "e")
+	exp := new(big.Int)
+	if hasExp {
+		if _, ok := exp.SetString(strings.TrimPrefix(expText, "+"), 10); !ok {
+			panic("reference: bad exponent " + expText) // json.Valid said yes
+		}
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits := intPart + frac
+	scale := new(big.Int).Sub(exp, big.NewInt(int64(len(frac))))
+	for strings.HasSuffix(digits, "0") {
+		digits = digits[:len(digits)-1]
+		scale.Add(scale, big.NewInt(1))
+	}
+	digits = strings.TrimLeft(digits, "0")
+	switch {
+	case digits == "":
+		return 0, true // zero
+	case scale.Sign() < 0:
+		return 0, false // a fraction is left
+	case !scale.IsInt64() || int64(len(digits))+scale.Int64() > 19:
+		return 0, false // too large
+	}
+	text := digits + strings.Repeat("0", int(scale.Int64()))
+	if neg {
+		text = "-" + text
+	}
+	v, err := strconv.ParseInt(text, 10, 64)
+	return v, err == nil
 }
 
 func knownField(name string) bool { return fieldOf([]byte(name)) != fUnknown }

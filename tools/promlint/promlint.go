@@ -27,19 +27,25 @@ type Metric struct {
 }
 
 // ScrapeLabels are the target labels Prometheus (and the Prometheus Operator) add to every
-// scraped series.
-var ScrapeLabels = []string{"job", "instance", "namespace", "pod", "service", "container", "endpoint"}
+// scraped series, and cluster, the external label that tells environments apart in a global
+// view (Thanos, Mimir) or in a Prometheus per cluster.
+var ScrapeLabels = []string{"cluster", "job", "instance", "namespace", "pod", "service", "container", "endpoint"}
 
-// Exported returns the metric names of CONTRACT §7 (docs: "Metrics"), the series of its one
-// histogram, and the two series that Prometheus itself writes: up and ALERTS.
+// EnvironmentLabels are the labels that tell environments apart: the dashboard selects each
+// of them with its own template variable in every query.
+var EnvironmentLabels = []string{"cluster", "namespace", "job"}
+
+// Exported returns the metric names of CONTRACT §7 (docs: "Metrics") that the service
+// registers, the series of its histograms, and the two series that Prometheus itself writes:
+// up and ALERTS.
 func Exported() []Metric {
 	return []Metric{
 		{Name: "transferwatch_subjects_estimate", Labels: []string{"entity", "counter", "window"}},
 		{Name: "transferwatch_rule_ratio", Labels: []string{"entity", "rule"}},
 		{Name: "transferwatch_rule_level", Labels: []string{"entity", "rule"}},
 		{Name: "transferwatch_entity_decision", Labels: []string{"entity", "decision"}},
-		{Name: "transferwatch_rule_forecast_days", Labels: []string{"entity", "rule"}},
-		{Name: "transferwatch_approval_days_left", Labels: []string{"entity", "mechanism"}},
+		{Name: "transferwatch_rule_forecast_crossing_timestamp_seconds", Labels: []string{"entity", "rule"}},
+		{Name: "transferwatch_approval_expiry_timestamp_seconds", Labels: []string{"entity", "mechanism"}},
 		{Name: "transferwatch_events_total", Labels: []string{"result"}},
 		{Name: "transferwatch_subjects_total", Labels: []string{}},
 		{Name: "transferwatch_flush_duration_seconds_bucket", Labels: []string{"le"}},
@@ -48,14 +54,18 @@ func Exported() []Metric {
 		{Name: "transferwatch_flush_errors_total", Labels: []string{}},
 		{Name: "transferwatch_consumer_lag", Labels: []string{"partition"}},
 		{Name: "transferwatch_decision_changes_total", Labels: []string{"decision"}},
-		{Name: "transferwatch_build_info", Labels: []string{"version", "revision", "goversion"}},
 		{Name: "transferwatch_store_ok", Labels: []string{}},
+		{Name: "transferwatch_decision_publish_errors_total", Labels: []string{}},
+		{Name: "transferwatch_decisions_topic_compacted", Labels: []string{}},
 		{Name: "transferwatch_entities", Labels: []string{}},
 		{Name: "transferwatch_entities_limit", Labels: []string{}},
 		{Name: "transferwatch_http_requests_total", Labels: []string{"handler", "code"}},
 		{Name: "transferwatch_http_request_duration_seconds_bucket", Labels: []string{"handler", "le"}},
 		{Name: "transferwatch_http_request_duration_seconds_sum", Labels: []string{"handler"}},
 		{Name: "transferwatch_http_request_duration_seconds_count", Labels: []string{"handler"}},
+		// client_golang's version collector: the contract's version, revision and goversion,
+		// and its own branch, goos, goarch and tags.
+		{Name: "transferwatch_build_info", Labels: []string{"version", "revision", "goversion", "branch", "goos", "goarch", "tags"}},
 		{Name: "up", Labels: []string{}},
 		{Name: "ALERTS", Labels: nil},
 	}
@@ -228,6 +238,38 @@ func Substitute(expr string, defined []string) (string, error) {
 	return out, errors.Join(errs...)
 }
 
+// MissingMatchers parses expr and returns, for every selector of a metric other than ALERTS,
+// the matchers of want (label → value) it lacks; want's values must parse as label values.
+// ALERTS is checked for the matchers of want whose label is not job: the alert
+// TransferwatchDown fires without one when no target exists at all.
+func (c *Checker) MissingMatchers(expr string, want map[string]string) ([]string, error) {
+	node, err := c.parser.ParseExpr(expr)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	parser.Inspect(node, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		name := metricName(vs)
+		for l, v := range want {
+			if name == "ALERTS" && l == "job" {
+				continue
+			}
+			if !slices.ContainsFunc(vs.LabelMatchers, func(m *labels.Matcher) bool {
+				return m.Name == l && m.Type == labels.MatchRegexp && m.Value == v
+			}) {
+				missing = append(missing, fmt.Sprintf("%s lacks %s=~%q", vs, l, v))
+			}
+		}
+		return nil
+	})
+	sort.Strings(missing)
+	return missing, nil
+}
+
 // Query is one PromQL expression found in a dashboard, with where it was found.
 type Query struct {
 	Where string
@@ -252,6 +294,7 @@ type Variable struct {
 	Definition string          `json:"definition"`
 	Multi      bool            `json:"multi"`
 	IncludeAll bool            `json:"includeAll"`
+	AllValue   string          `json:"allValue"`
 	Datasource *DatasourceRef  `json:"datasource"`
 }
 

@@ -141,13 +141,36 @@ func TestDashboardStructure(t *testing.T) {
 	if v, ok := vars["datasource"]; !ok || v.Type != "datasource" || v.QueryString() != "prometheus" {
 		t.Errorf("want a variable datasource of type datasource and query prometheus, got %+v", v)
 	}
-	v, ok := vars["entity"]
-	if !ok || v.Type != "query" || !v.Multi ||
-		v.QueryString() != "label_values(transferwatch_entity_decision, entity)" {
-		t.Errorf("want a multi-value variable entity from label_values(transferwatch_entity_decision, entity), got %+v", v)
+	// The environment first (cluster, namespace, job, each narrowing the next), then the
+	// entities of that environment.
+	var order []string
+	for _, v := range d.Templating.List {
+		order = append(order, v.Name)
 	}
-	if v.Datasource == nil || v.Datasource.UID != "${datasource}" {
-		t.Errorf("variable entity must use ${datasource}, got %+v", v.Datasource)
+	if want := []string{"datasource", "cluster", "namespace", "job", "entity"}; !slices.Equal(order, want) {
+		t.Errorf("variables %v, want %v", order, want)
+	}
+	for name, query := range map[string]string{
+		"cluster":   `label_values(transferwatch_build_info, cluster)`,
+		"namespace": `label_values(transferwatch_build_info{cluster=~"$cluster"}, namespace)`,
+		"job":       `label_values(transferwatch_build_info{cluster=~"$cluster", namespace=~"$namespace"}, job)`,
+		"entity":    `label_values(transferwatch_entity_decision{cluster=~"$cluster", namespace=~"$namespace", job=~"$job"}, entity)`,
+	} {
+		v, ok := vars[name]
+		if !ok || v.Type != "query" || !v.IncludeAll || v.QueryString() != query {
+			t.Errorf("want a variable %s with an All option from %s, got %+v", name, query, v)
+		}
+		if v.Datasource == nil || v.Datasource.UID != "${datasource}" {
+			t.Errorf("variable %s must use ${datasource}, got %+v", name, v.Datasource)
+		}
+	}
+	if !vars["entity"].Multi || !vars["job"].Multi {
+		t.Error("variables entity and job must be multi-value")
+	}
+	// All of job is every job that exports transferwatch_build_info (no allValue): a catch-all
+	// would count other services' targets in up.
+	if vars["job"].AllValue != "" {
+		t.Errorf("variable job: allValue %q, want none", vars["job"].AllValue)
 	}
 
 	ids := map[int]string{}
@@ -170,6 +193,56 @@ func TestDashboardStructure(t *testing.T) {
 				t.Errorf("panel %q query %s: datasource %+v, want ${datasource}", p.Title, tg.RefID, tg.Datasource)
 			}
 		}
+	}
+}
+
+// TestDashboardSelectsEnvironments: every query of every panel selects the environment with
+// the variables cluster, namespace and job, so that staging and production never merge.
+func TestDashboardSelectsEnvironments(t *testing.T) {
+	b := readFile(t, dashboardPath)
+	d, _, err := ParseDashboard(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defined []string
+	for _, v := range d.Templating.List {
+		defined = append(defined, v.Name)
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var queries []Query
+	collectExprs(doc, "dashboard", &queries)
+	c := NewChecker(Exported())
+	want := map[string]string{}
+	for _, l := range EnvironmentLabels {
+		want[l] = "__" + l + "__"
+	}
+	for _, q := range queries {
+		expr := q.Expr
+		for _, l := range EnvironmentLabels {
+			expr = regexp.MustCompile(`\$\{?`+l+`\b\}?`).ReplaceAllString(expr, want[l])
+		}
+		expr, err := Substitute(expr, defined)
+		if err != nil {
+			t.Errorf("%s: %v", q.Where, err)
+			continue
+		}
+		missing, err := c.MissingMatchers(expr, want)
+		if err != nil {
+			t.Errorf("%s: %v", q.Where, err)
+		}
+		for _, m := range missing {
+			t.Errorf("%s: %s", q.Where, m)
+		}
+	}
+	if len(queries) < 20 {
+		t.Errorf("found only %d queries", len(queries))
+	}
+	// The check catches a query without them.
+	if missing, _ := c.MissingMatchers(`sum(up{job=~"__job__"})`, want); len(missing) != 2 {
+		t.Errorf("MissingMatchers found %v, want cluster and namespace missing", missing)
 	}
 }
 
@@ -220,6 +293,7 @@ func TestAlertRules(t *testing.T) {
 				name = "record " + r.Record
 			}
 			checkExpr(t, c, "rule "+name, r.Expr)
+			checkEnvironmentGrouping(t, "rule "+name, r.Expr)
 			if r.Alert == "" {
 				continue
 			}
@@ -248,11 +322,32 @@ func TestAlertRules(t *testing.T) {
 		"TransferwatchThresholdApproaching", "TransferwatchThresholdBreached", "TransferwatchEntityBlocked",
 		"TransferwatchApprovalExpiring", "TransferwatchCrossingForecast", "TransferwatchConsumerLagGrowing",
 		"TransferwatchInvalidEvents", "TransferwatchFlushErrors", "TransferwatchDown",
+		"TransferwatchStoreDataLoss", "TransferwatchEntitiesNearLimit",
 	} {
 		if !seen[want] {
 			t.Errorf("alert %s is missing", want)
 		}
 	}
+}
+
+// checkEnvironmentGrouping reports aggregations of a rule that do not keep every environment
+// label: alerts of two clusters, namespaces or jobs must never merge into one.
+func checkEnvironmentGrouping(t *testing.T, where, expr string) {
+	t.Helper()
+	node, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return // reported by checkExpr
+	}
+	parser.Inspect(node, func(n parser.Node, _ []parser.Node) error {
+		if agg, ok := n.(*parser.AggregateExpr); ok {
+			for _, l := range EnvironmentLabels {
+				if agg.Without || !slices.Contains(agg.Grouping, l) {
+					t.Errorf("%s: %s does not keep label %s", where, agg.Op, l)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // TestAlertUnitTestsCoverEveryAlert checks that alerts_test.yaml has, for every alert, a case
@@ -317,6 +412,7 @@ func TestChecker(t *testing.T) {
 		{"valid", `sum by (entity, rule) (transferwatch_rule_ratio{entity=~"$entity"})`, ""},
 		{"histogram", `histogram_quantile(0.99, sum by (le) (rate(transferwatch_flush_duration_seconds_bucket[$__rate_interval])))`, ""},
 		{"scrape labels", `sum by (namespace, job) (up{job=~".*transferwatch.*"})`, ""},
+		{"cluster label", `max by (cluster, namespace, job, entity) (transferwatch_rule_level{cluster=~"x"})`, ""},
 		{"alerts any label", `ALERTS{alertname="X", entity="acme-sh"}`, ""},
 		{"syntax", `sum(rate(transferwatch_events_total[5m])`, "parse"},
 		{"unknown metric", `transferwatch_rule_ratios`, "not exported"},
@@ -361,6 +457,8 @@ func TestVariableQuery(t *testing.T) {
 // added to the contract (CONTRACT §7, docs) and to Exported before dashboards use it.
 func TestExportedMatchesSource(t *testing.T) {
 	nameRE := regexp.MustCompile(`Name:\s*"(transferwatch_[a-z0-9_]+)"`)
+	// client_golang's version collector names its metric <program>_build_info.
+	versionRE := regexp.MustCompile(`versioncollector\.NewCollector\(`)
 	inCode := map[string]string{}
 	for _, dir := range []string{"cmd", "internal", "pkg"} {
 		root := filepath.Join(repoRoot, dir)
@@ -371,8 +469,12 @@ func TestExportedMatchesSource(t *testing.T) {
 			if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 				return nil
 			}
-			for _, m := range nameRE.FindAllSubmatch(readFile(t, path), -1) {
+			src := readFile(t, path)
+			for _, m := range nameRE.FindAllSubmatch(src, -1) {
 				inCode[string(m[1])] = strings.TrimPrefix(path, repoRoot+"/")
+			}
+			if versionRE.Match(src) {
+				inCode["transferwatch_build_info"] = strings.TrimPrefix(path, repoRoot+"/")
 			}
 			return nil
 		})

@@ -6,8 +6,9 @@ Name of the chart, or nameOverride.
 {{- end }}
 
 {{/*
-Fully qualified app name, at most 63 characters (DNS names). It contains "transferwatch"
-unless overridden, which the alert TransferwatchDown relies on (up{job=~".*transferwatch.*"}).
+Fully qualified app name, at most 63 characters (DNS names). The job label of the scraped
+series is derived from it (transferwatch.jobName), so that it holds "transferwatch" even under
+fullnameOverride.
 */}}
 {{- define "transferwatch.fullname" -}}
 {{- if .Values.fullnameOverride }}
@@ -93,4 +94,59 @@ one, and the chart never makes one up (a new key counts everyone again).
 {{- if and (not .Values.existingSecret) (not .Values.secret.subjectKey) }}
 {{- fail "set secret.subjectKey (32 hex characters: head -c 16 /dev/urandom | xxd -p) or existingSecret: transferwatch refuses to start without a subject key, and the chart does not generate one because a new key counts every person again" }}
 {{- end }}
+{{- end }}
+
+{{/*
+Name of the ServiceAccount of the pods.
+*/}}
+{{- define "transferwatch.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "transferwatch.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The job label the ServiceMonitor gives the scraped series: serviceMonitor.jobName, or the full
+name with "transferwatch-" in front unless it holds "transferwatch" already, so that the
+default job selector of TransferwatchDown (job=~".*transferwatch.*") finds it whatever
+fullnameOverride says.
+*/}}
+{{- define "transferwatch.jobName" -}}
+{{- if .Values.serviceMonitor.jobName }}
+{{- .Values.serviceMonitor.jobName }}
+{{- else }}
+{{- $name := include "transferwatch.fullname" . }}
+{{- if contains "transferwatch" $name }}
+{{- $name }}
+{{- else }}
+{{- printf "transferwatch-%s" $name }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The image of the helm test pod.
+*/}}
+{{- define "transferwatch.testImage" -}}
+{{- $i := .Values.tests.image }}
+{{- if $i.digest }}
+{{- printf "%s@%s" $i.repository $i.digest }}
+{{- else }}
+{{- printf "%s:%s" $i.repository $i.tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of the helm test pod: not the selector labels, so that neither the Service, the
+Deployment, the PodDisruptionBudget nor the NetworkPolicy's podSelector take it for an instance.
+*/}}
+{{- define "transferwatch.testLabels" -}}
+helm.sh/chart: {{ include "transferwatch.chart" . }}
+app.kubernetes.io/name: {{ include "transferwatch.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: transferwatch
 {{- end }}
