@@ -88,7 +88,7 @@ func TestCheckConfigOffline(t *testing.T) {
 	if code := run(context.Background(), []string{"check-config", "--offline", "--config", path}, &stdout, &stderr, noEnv); code != 0 {
 		t.Fatalf("--offline: exit %d\n%s", code, stderr.String())
 	}
-	for _, want := range []string{path + ": ok (0 entities, policy cac-2022, time zone Asia/Shanghai, offline)",
+	for _, want := range []string{path + ": ok (0 entities, policy cac-2024, time zone Asia/Shanghai, offline)",
 		"not checked, absent here: subject_key_file: /var/run/secrets/subject.key",
 		"not checked, absent here: kafka.tls.ca_file: " + ca} {
 		if !strings.Contains(stdout.String(), want) {
