@@ -126,7 +126,9 @@ func TestAPIAllEntities(t *testing.T) {
 	check(t, g,
 		want{entity: "acme-sh", decision: gate.Block, known: true},
 		want{entity: "beta-bj", decision: gate.Warn, allowed: true, known: true},
-		want{entity: "never-seen", decision: gate.Allow, allowed: true},
+		// Under cac-2022 an entity never seen needs a standard contract for
+		// its first transfer, as transferwatch's own answer says.
+		want{entity: "never-seen", decision: gate.Block},
 	)
 	if a := g.Decision("acme-sh"); a.Policy != "cac-2022" || a.RequiredMechanism != "security_assessment" ||
 		!slices.Equal(a.Reasons, acmeBlocked.Reasons) {

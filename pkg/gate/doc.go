@@ -10,7 +10,9 @@
 //     a consumer group, since each pipeline needs the whole state, and keeps
 //     the highest-version message of each entity, so a stale message that
 //     arrives late never overrides a newer decision. An entity the topic has
-//     never mentioned is answered allow, as transferwatch itself answers.
+//     never mentioned is answered as transferwatch itself answers: allow
+//     under cac-2024, block under cac-2022 (the preset of the decisions
+//     held), and not at all (ErrPresetUnknown) while it holds none.
 //   - API mode (NewFromAPI) polls the HTTP API (CONTRACT §6): either
 //     GET /v1/entities for every entity, or GET /v1/entities/{id}/decision
 //     for each entity listed in the options, with the optional bearer

@@ -22,9 +22,9 @@ func ExampleGate() {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"entities":[
-			{"entity":"acme-sh","decision":"block","required_mechanism":"security_assessment",
+			{"entity":"acme-sh","policy":"cac-2024","decision":"block","required_mechanism":"security_assessment",
 			 "reasons":["personal-100k breached: 100412 >= 100000 since 2025-01-01"]},
-			{"entity":"beta-bj","decision":"warn","required_mechanism":"none","reasons":[]}]}`)
+			{"entity":"beta-bj","policy":"cac-2024","decision":"warn","required_mechanism":"none","reasons":[]}]}`)
 	}))
 	defer api.Close()
 
@@ -60,6 +60,9 @@ func ExampleGate() {
 			fmt.Printf("send %s (%s)\n", entity, a.Decision)
 		}
 	}
+	// gamma-gz is an entity transferwatch never saw: under cac-2024 its
+	// first transfer needs nothing yet; under cac-2022 it would be held.
+
 	// Output:
 	// hold acme-sh: block until security_assessment (personal-100k breached: 100412 >= 100000 since 2025-01-01)
 	// send beta-bj (warn)

@@ -40,6 +40,9 @@ var (
 	// ErrNotFollowed: in API mode with a list of entities, the entity is
 	// not on it, so the gate knows nothing of it.
 	ErrNotFollowed = errors.New("gate: entity is not among those polled")
+	// ErrPresetUnknown: the cache holds no decision at all, so the preset
+	// in force, which decides an entity never seen, is unknown.
+	ErrPresetUnknown = errors.New("gate: no decision seen yet, so the preset that decides an unseen entity is unknown")
 	// ErrInvalidOptions wraps every problem with the options.
 	ErrInvalidOptions = errors.New("gate: invalid options")
 	// ErrStopped: Run returned before the gate synced.
@@ -56,9 +59,12 @@ const DefaultMaxStaleness = 5 * time.Minute
 type Answer struct {
 	Entity string
 	// Decision is the entity's last known decision. An entity the gate
-	// holds no decision for is Allow while the cache is fresh (as
-	// transferwatch answers), and "" otherwise. Act on it only when Err is
-	// nil; Allowed does.
+	// holds no decision for gets, while the cache is fresh, what
+	// transferwatch answers for an entity neither configured nor seen:
+	// Allow under cac-2024, Block under cac-2022 (a first transfer needs a
+	// standard contract), and ErrPresetUnknown while the cache holds no
+	// decision at all; "" otherwise. Act on it only when Err is nil;
+	// Allowed does.
 	Decision Decision
 	// RequiredMechanism is the legal mechanism that would lift a block,
 	// such as "security_assessment", or "none".
@@ -110,6 +116,9 @@ type Gate struct {
 type snapshot struct {
 	entries map[string]Answer // Known is true, AsOf and freshness unset
 	asOf    time.Time         // zero: not complete
+	// policy is the preset of the decisions held ("cac-2022" if any
+	// carries it: the stricter reading for an entity never seen).
+	policy string
 }
 
 // common are the options both modes share.
@@ -215,7 +224,19 @@ func (g *Gate) Decision(entity string) Answer {
 				a.Err = ErrNotFollowed
 			}
 		case a.Fresh:
-			a.Decision = Allow
+			// What transferwatch answers for an entity neither configured
+			// nor seen: what the preset gives a first transfer with no
+			// approval.
+			switch s.policy {
+			case presetCAC2024:
+				a.Decision, a.RequiredMechanism = Allow, "none"
+			case presetCAC2022:
+				a.Decision, a.RequiredMechanism = Block, "standard_contract"
+				a.Reasons = []string{"entity neither configured nor seen: under cac-2022 any transfer of personal information needs a standard contract, certification or security assessment (PIPL Art. 38)"}
+			default:
+				a.Err = ErrPresetUnknown
+			}
+			a.Policy = s.policy
 		}
 	}
 	return a
@@ -232,7 +253,7 @@ func (g *Gate) update(change func(cur map[string]Answer) (map[string]Answer, tim
 	if entries == nil {
 		entries = cur.entries
 	}
-	g.snap.Store(&snapshot{entries: entries, asOf: asOf})
+	g.snap.Store(&snapshot{entries: entries, asOf: asOf, policy: presetOf(entries)})
 	if !asOf.IsZero() && !g.everSync.Swap(true) {
 		close(g.synced)
 	}
@@ -263,4 +284,25 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // backoff doubles d up to limit.
 func backoff(d, limit time.Duration) time.Duration {
 	return min(2*d, limit)
+}
+
+// Presets whose answer for an entity never seen the gate knows.
+const (
+	presetCAC2022 = "cac-2022"
+	presetCAC2024 = "cac-2024"
+)
+
+// presetOf returns the preset of the decisions in entries: cac-2022 if any
+// carries it, else the preset of any, else "".
+func presetOf(entries map[string]Answer) string {
+	p := ""
+	for _, a := range entries {
+		if a.Policy == presetCAC2022 {
+			return presetCAC2022
+		}
+		if a.Policy != "" {
+			p = a.Policy
+		}
+	}
+	return p
 }

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -50,8 +51,10 @@ func TestApplyCheckpoints(t *testing.T) {
 	if !g.asOf().Equal(at(4)) {
 		t.Errorf("as of %v, want the earliest partition's %v", g.asOf(), at(4))
 	}
-	if _, ok := g.Allowed("x"); !ok {
-		t.Errorf("not allowed once every partition caught up")
+	// Synced, but with no decision at all the preset is unknown: an
+	// entity never seen is not allowed.
+	if a, ok := g.Allowed("x"); ok || !a.Fresh || !errors.Is(a.Err, ErrPresetUnknown) {
+		t.Errorf("Allowed(x) = %v, %+v once every partition caught up; want fresh, ErrPresetUnknown", ok, a)
 	}
 
 	// A partition dropped meanwhile changes nothing.

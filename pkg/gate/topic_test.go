@@ -54,7 +54,7 @@ func TestTopicKeepsHighestVersion(t *testing.T) {
 		want{entity: "beta-bj", decision: gate.Warn, allowed: true, version: 2, known: true},
 		want{entity: "gamma-gz", decision: gate.Allow, allowed: true, version: 5, known: true},
 		want{entity: "delta-sz", decision: "quarantine", version: 1, known: true},
-		want{entity: "never-seen", decision: gate.Allow, allowed: true},
+		want{entity: "never-seen", decision: gate.Block}, // cac-2022: a first transfer needs a contract
 	)
 	a := g.Decision("acme-sh")
 	if a.RequiredMechanism != "security_assessment" || a.Policy != "cac-2022" ||
