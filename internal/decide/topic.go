@@ -53,6 +53,11 @@ func recordOf(key, value []byte) (string, Record, error) {
 	if s.Entity == "" {
 		return "", Record{}, errors.New("no entity")
 	}
+	// A version below 1 was never published: such a message cannot be a
+	// floor (a version of a decision, CONTRACT §5, starts at 1).
+	if s.Version < 1 {
+		return "", Record{}, fmt.Errorf("entity %q: version %d is not a published version", s.Entity, s.Version)
+	}
 	return s.Entity, Record{Version: s.Version, Decision: s.Decision, DecidedAt: s.DecidedAt, Value: value}, nil
 }
 
