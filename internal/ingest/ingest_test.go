@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/subject"
 
 	"github.com/transferwatch/transferwatch/internal/poll"
+	"github.com/transferwatch/transferwatch/internal/syncbuf"
 )
 
 const (
@@ -86,6 +88,15 @@ func newRigOn(t *testing.T, partitions int32, flush time.Duration, now time.Time
 	key, _ := subject.ParseKey("000102030405060708090a0b0c0d0e0f")
 	o.Location, o.Hasher, o.FlushInterval = loc, subject.New(key), flush
 	o.Now = func() time.Time { return now }
+	if o.Logger == nil {
+		logs := &syncbuf.Buffer{}
+		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("ingester log:\n%s", logs.String())
+			}
+		})
+	}
 	r.ing = ingest.New(consumer(t, c), writer, r.store, r.reg, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
@@ -104,7 +115,7 @@ func (r *rig) committed() int64 {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	poll.Until(t, 30*time.Second, what, cond)
+	poll.Until(t, 90*time.Second, what, cond)
 }
 
 func ev(t *testing.T, entity string, at time.Time, subjects ...string) kafka.Message {
