@@ -168,6 +168,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Hasher:        subject.New(subject.Key(cfg.SubjectKey)),
 		FlushInterval: cfg.FlushInterval,
 		MaxEntities:   cfg.Limits.MaxEntities,
+		MaxFlows:      cfg.Limits.MaxFlowsPerEntity,
 		Configured:    func(id string) bool { return configured[id] },
 		RejectUnknown: cfg.Policy.UnknownEntities == config.UnknownDeadLetter,
 		OnStoreBehind: checker.Behind,

@@ -47,6 +47,18 @@ func (b Batch) AddDense(d Dense, entity string, year, day int, c Cell, important
 	}
 }
 
+// AddFlow records one transfer event of flow k of entity in year; see
+// Year.AddFlow.
+func (b Batch) AddFlow(entity string, year int, k FlowKey, event uint64, at int64, pipeline string, hashes []uint64) {
+	key := Key{Entity: entity, Year: year}
+	y := b[key]
+	if y == nil {
+		y = &Year{}
+		b[key] = y
+	}
+	y.AddFlow(k, event, at, pipeline, hashes)
+}
+
 // Entities returns the distinct entities of the batch, in no order.
 func (b Batch) Entities() []string {
 	seen := make(map[string]bool, len(b))
