@@ -58,9 +58,9 @@ func TestFlows(t *testing.T) {
 		return sketch.FlowKey{Recipient: r, Destination: d, Category: c}
 	}
 	wants := map[sketch.FlowKey]want{
-		key("acme-inc-us", "US", sketch.CategoryPersonal):      {3, 2, 2},
-		key("acme-inc-us", "US", sketch.CategorySensitive):     {1, 1, 1},
-		key("acme-inc-us", "US", sketch.CategoryImportantData): {1, 1, 1},
+		key("acme-inc-us", "US", sketch.CategoryPersonal):       {3, 2, 2},
+		key("acme-inc-us", "US", sketch.CategorySensitive):      {1, 1, 1},
+		key("acme-inc-us", "US", sketch.CategoryImportantData):  {1, 1, 1},
 		key(sketch.OtherRecipient, "", sketch.CategoryPersonal): {2, 2, 0},
 	}
 	if len(y.Flows) != len(wants) {
