@@ -686,9 +686,9 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 		p.dead = append(p.dead, deadLetter(msg, err))
 	} else if len(hashes) > 0 {
 		cell := sketch.CellOf(ev.Kind, ev.Sensitive, policy.StoredExempt(ev.Exemption, ev.ImportantData))
-		p.batch.AddDense(in.dense, ev.Entity, year, day, cell, ev.ImportantData, hashes)
+		y := p.batch.AddDense(in.dense, ev.Entity, year, day, cell, ev.ImportantData, hashes)
 		if ev.Kind != event.KindProcessing {
-			in.addFlows(p.batch, msg, &ev, year, cell.Exempt(), hashes)
+			in.addFlows(y, msg, &ev, year, cell.Exempt(), hashes)
 		}
 		p.subjects += len(hashes)
 	}
@@ -716,7 +716,7 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 // addFlows records a transfer event in its flows (one per category that
 // applies), under in.mu. A flow new to an entity-year that already holds
 // MaxFlows goes to the flow of recipient sketch.OtherRecipient instead.
-func (in *Ingester) addFlows(b sketch.Batch, msg kafka.Message, ev *event.Event, year int, exempt bool, hashes []uint64) {
+func (in *Ingester) addFlows(y *sketch.Year, msg kafka.Message, ev *event.Event, year int, exempt bool, hashes []uint64) {
 	id := sketch.EventHash(msg.Topic, msg.Partition, msg.Offset)
 	at := ev.OccurredAt.Unix()
 	k := sketch.FlowKey{Recipient: ev.Recipient, Destination: ev.Destination, Exempt: exempt}
@@ -732,7 +732,12 @@ func (in *Ingester) addFlows(b sketch.Batch, msg kafka.Message, ev *event.Event,
 			}
 		}
 		k.Category = c
-		b.AddFlow(ev.Entity, year, in.capFlow(ev.Entity, year, k), id, at, ev.Pipeline, hashes)
+		if f := y.Flows[k]; f != nil {
+			// In the batch already, so admitted under the cap.
+			f.Add(id, at, ev.Pipeline, hashes)
+			continue
+		}
+		y.AddFlow(in.capFlow(ev.Entity, year, k), id, at, ev.Pipeline, hashes)
 	}
 }
 
