@@ -209,3 +209,45 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowsPresetSwitch: the flows stored serve either preset, with no
+// replay: cac-2024 leaves exempt transfers out, cac-2022 counts them, and
+// exempt and non-exempt transfers of a flow are one flow.
+func TestFlowsPresetSwitch(t *testing.T) {
+	y := &sketch.Year{}
+	at := now.Unix()
+	us := sketch.FlowKey{Recipient: "acme-inc-us", Destination: "US"}
+	usExempt := us
+	usExempt.Exempt = true
+	sgExempt := sketch.FlowKey{Recipient: "newco-sg", Destination: "SG", Exempt: true}
+	for i := range 100 {
+		y.AddFlow(us, uint64(i), at, "crm", []uint64{sketch.EventHash("p", 0, int64(i))})
+		y.AddFlow(usExempt, uint64(1000+i), at, "hr", []uint64{sketch.EventHash("p", 0, int64(50+i))})
+		y.AddFlow(sgExempt, uint64(2000+i), at, "hr", []uint64{sketch.EventHash("p", 1, int64(i))})
+	}
+	h := sketch.History{2026: y}
+	// With a free-trade zone, cac-2024 honours every exemption (see
+	// Counting.IncludeExempt: flows follow the counters' reading).
+	e := Entity{ID: "acme-sh", FTZ: "shanghai-lingang"}
+	for _, tc := range []struct {
+		preset string
+		flows  []string
+		usPpl  uint64
+	}{
+		{PresetCAC2024, []string{"acme-inc-us"}, 100},
+		{PresetCAC2022, []string{"acme-inc-us", "newco-sg"}, 150},
+	} {
+		obs := Observe(settingsFor(t, tc.preset), e, h, 2026, 328, nil)
+		w := settingsFor(t, tc.preset).Preset.Rules[0].Window
+		var got []string
+		for _, f := range obs.Flows[w] {
+			got = append(got, f.Recipient)
+			if f.Recipient == "acme-inc-us" && (f.People.Estimate < tc.usPpl-2 || f.People.Estimate > tc.usPpl+2) {
+				t.Errorf("%s: acme-inc-us has %d people, want %d", tc.preset, f.People.Estimate, tc.usPpl)
+			}
+		}
+		if !slices.Equal(got, tc.flows) {
+			t.Errorf("%s: flows %v, want %v", tc.preset, got, tc.flows)
+		}
+	}
+}
