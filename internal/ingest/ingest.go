@@ -173,6 +173,8 @@ type Ingester struct {
 	// the flow cap (Options.MaxFlows). Years more than one older than the
 	// newest flushed are forgotten.
 	flows map[sketch.Key]map[sketch.FlowKey]struct{}
+	// hot holds the flows whose sketches new batches start dense.
+	hot sketch.HotFlows
 	// notified holds the entities flushed since OnFlush was last called;
 	// notifyWake wakes the loop that calls it.
 	notified   map[string]struct{}
@@ -232,6 +234,7 @@ func New(src *Consumer, dlq DeadLetters, st Store, reg prometheus.Registerer, op
 		known: make(map[string]struct{}),
 		dense: make(sketch.Dense),
 		flows: make(map[sketch.Key]map[sketch.FlowKey]struct{}),
+		hot:   make(sketch.HotFlows),
 		kick:  make(chan struct{}, 1),
 
 		notified:   make(map[string]struct{}),
@@ -732,12 +735,13 @@ func (in *Ingester) addFlows(y *sketch.Year, msg kafka.Message, ev *event.Event,
 			}
 		}
 		k.Category = c
-		if f := y.Flows[k]; f != nil {
+		if f := y.FlowOf(k); f != nil {
 			// In the batch already, so admitted under the cap.
 			f.Add(id, at, ev.Pipeline, hashes)
 			continue
 		}
-		y.AddFlow(in.capFlow(ev.Entity, year, k), id, at, ev.Pipeline, hashes)
+		k = in.capFlow(ev.Entity, year, k)
+		y.AddFlowDense(k, in.hot[sketch.Key{Entity: ev.Entity, Year: year}][k], id, at, ev.Pipeline, hashes)
 	}
 }
 
@@ -850,6 +854,7 @@ func (in *Ingester) finish(ctx context.Context, p *pending, gs *genState) error 
 		in.mu.Lock()
 		in.dense.Learn(p.batch)
 		in.forgetFlows(p.batch)
+		in.hot.Learn(p.batch)
 		in.mu.Unlock()
 	}
 	if err := in.writeDeadLetters(ctx, p); err != nil {

@@ -119,8 +119,10 @@ type Flow struct {
 	Pipelines []string
 }
 
-func newFlowSketch() *hyperloglog.Sketch {
-	sk, err := hyperloglog.NewSketch(FlowPrecision, true)
+func newFlowSketch() *hyperloglog.Sketch { return newFlowSketchOf(false) }
+
+func newFlowSketchOf(dense bool) *hyperloglog.Sketch {
+	sk, err := hyperloglog.NewSketch(FlowPrecision, !dense)
 	if err != nil {
 		panic(err) // FlowPrecision is valid
 	}
@@ -131,6 +133,57 @@ func newFlowSketch() *hyperloglog.Sketch {
 func NewFlow() *Flow {
 	return &Flow{People: newFlowSketch(), Events: newFlowSketch()}
 }
+
+// Flow sketches that start dense (HotFlows): bit 0 people, bit 1 events.
+const (
+	DensePeople uint8 = 1 << iota
+	DenseEvents
+)
+
+// newFlowOf returns an empty flow whose sketches named in dense start
+// dense.
+func newFlowOf(dense uint8) *Flow {
+	return &Flow{People: newFlowSketchOf(dense&DensePeople != 0), Events: newFlowSketchOf(dense&DenseEvents != 0)}
+}
+
+// HotFlows records, per entity-year, the flows whose sketches turned dense
+// within one batch (they gathered thousands of people or events between
+// two flushes): the next batch starts them dense. A dense sketch takes an
+// insert in constant time, while a sparse one re-encodes its sorted list
+// every 41 new entries until it turns dense; merged into the store, where
+// such a flow is dense already, either gives the same registers. Only
+// flows hot in the last batch are kept, so the dense sketches a batch
+// allocates (8 KiB a flow) stay bounded by what that batch sent.
+type HotFlows map[Key]map[FlowKey]uint8
+
+// Learn replaces h with the hot flows of b, which has reached the store.
+func (h HotFlows) Learn(b Batch) {
+	clear(h)
+	var buf []byte
+	for k, y := range b {
+		for fk, f := range y.Flows {
+			var bits uint8
+			for bit, sk := range map[uint8]*hyperloglog.Sketch{DensePeople: f.People, DenseEvents: f.Events} {
+				// Byte 3 of the encoding is 0 for a dense sketch; one
+				// that started dense must have earned it again.
+				var err error
+				if buf, err = sk.AppendBinary(buf[:0]); err == nil && len(buf) > 3 && buf[3] == 0 && sk.Estimate() >= hotFlowMin {
+					bits |= bit
+				}
+			}
+			if bits != 0 {
+				if h[k] == nil {
+					h[k] = make(map[FlowKey]uint8)
+				}
+				h[k][fk] = bits
+			}
+		}
+	}
+}
+
+// hotFlowMin is the estimate past which a flow's dense sketch stays dense
+// in the next batch: about where a sparse one turns dense.
+const hotFlowMin = 2000
 
 // Add records one event of the flow: its identity, time (Unix seconds),
 // pipeline ("" for none) and subject hashes.
@@ -143,7 +196,7 @@ func (f *Flow) Add(event uint64, at int64, pipeline string, hashes []uint64) {
 		f.First = at
 	}
 	f.Last = max(f.Last, at)
-	if pipeline != "" {
+	if pipeline != "" && (len(f.Pipelines) == 0 || f.Pipelines[0] != pipeline) {
 		f.addPipeline(pipeline)
 	}
 }

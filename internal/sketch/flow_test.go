@@ -134,3 +134,51 @@ func BenchmarkFlowAdd(b *testing.B) {
 		y.AddFlow(k, EventHash("events", 0, int64(i)), 1_767_225_600, "crm-sync", hs)
 	}
 }
+
+// TestHotFlows: a flow dense within a batch starts dense in the next, and
+// merged into the store it gives what a sparse start gives.
+func TestHotFlows(t *testing.T) {
+	k := FlowKey{Recipient: "acme-inc-us", Destination: "US"}
+	key := Key{Entity: "acme-sh", Year: 2026}
+	b := Batch{}
+	for i := range 5000 {
+		b.AddFlow(key.Entity, key.Year, k, EventHash("e", 0, int64(i)), 1, "", []uint64{EventHash("p", 0, int64(i))})
+	}
+	b.AddFlow(key.Entity, key.Year, FlowKey{Recipient: "small"}, 1, 1, "", []uint64{1})
+	h := HotFlows{}
+	h.Learn(b)
+	if got := h[key][k]; got != DensePeople|DenseEvents {
+		t.Fatalf("hot bits %b, want both", got)
+	}
+	if _, ok := h[key][FlowKey{Recipient: "small"}]; ok {
+		t.Fatal("a small flow is hot")
+	}
+
+	store := &Year{}
+	if err := store.Merge(b[key]); err != nil {
+		t.Fatal(err)
+	}
+	sparse, dense := &Year{}, &Year{}
+	for i := 5000; i < 5100; i++ {
+		sparse.AddFlow(k, EventHash("e", 0, int64(i)), 1, "", []uint64{EventHash("p", 0, int64(i))})
+		dense.AddFlowDense(k, h[key][k], EventHash("e", 0, int64(i)), 1, "", []uint64{EventHash("p", 0, int64(i))})
+	}
+	a, c := &Year{}, &Year{}
+	for _, y := range []*Year{store, sparse} {
+		if err := a.Merge(y); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, y := range []*Year{store, dense} {
+		if err := c.Merge(y); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !sameEncoding(encodeYear(t, a), encodeYear(t, c)) {
+		t.Fatal("a dense start merges into the store differently from a sparse one")
+	}
+	h.Learn(Batch{key: dense})
+	if len(h) != 0 {
+		t.Fatalf("a flow of 100 people stays hot: %v", h)
+	}
+}

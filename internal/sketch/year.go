@@ -32,6 +32,11 @@ type Year struct {
 	// Flows are the entity's data flows of the year; nil when none.
 	Flows map[FlowKey]*Flow
 
+	// lastKey and lastFlow remember the flow last looked up (FlowOf): an
+	// entity's events mostly follow one flow after another of the same.
+	lastKey  FlowKey
+	lastFlow *Flow
+
 	dense uint8 // cells whose sketch Insert creates dense (Batch.AddDense)
 }
 
@@ -55,15 +60,34 @@ func (y *Year) MarkImportant(exempt bool) { y.Important[b2i(exempt)] = true }
 // AddFlow records one transfer event of flow k: its identity (EventHash),
 // time (Unix seconds), pipeline and subject hashes.
 func (y *Year) AddFlow(k FlowKey, event uint64, at int64, pipeline string, hashes []uint64) {
-	f := y.Flows[k]
+	y.AddFlowDense(k, 0, event, at, pipeline, hashes)
+}
+
+// AddFlowDense is AddFlow for a flow that, when new to y, starts with the
+// sketches named in dense (DensePeople, DenseEvents) dense: see HotFlows.
+func (y *Year) AddFlowDense(k FlowKey, dense uint8, event uint64, at int64, pipeline string, hashes []uint64) {
+	f := y.FlowOf(k)
 	if f == nil {
 		if y.Flows == nil {
 			y.Flows = make(map[FlowKey]*Flow)
 		}
-		f = NewFlow()
+		f = newFlowOf(dense)
 		y.Flows[k] = f
+		y.lastKey, y.lastFlow = k, f
 	}
 	f.Add(event, at, pipeline, hashes)
+}
+
+// FlowOf returns flow k of y, or nil.
+func (y *Year) FlowOf(k FlowKey) *Flow {
+	if y.lastFlow != nil && y.lastKey == k {
+		return y.lastFlow
+	}
+	f := y.Flows[k]
+	if f != nil {
+		y.lastKey, y.lastFlow = k, f
+	}
+	return f
 }
 
 // Merge adds o into y.
