@@ -163,7 +163,11 @@ func (h HotFlows) Learn(b Batch) {
 	for k, y := range b {
 		for fk, f := range y.Flows {
 			var bits uint8
-			for bit, sk := range map[uint8]*hyperloglog.Sketch{DensePeople: f.People, DenseEvents: f.Events} {
+			for _, part := range [...]struct {
+				bit uint8
+				sk  *hyperloglog.Sketch
+			}{{DensePeople, f.People}, {DenseEvents, f.Events}} {
+				bit, sk := part.bit, part.sk
 				// Byte 3 of the encoding is 0 for a dense sketch; one
 				// that started dense must have earned it again.
 				var err error
