@@ -90,6 +90,22 @@ func Handler(o Options) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, entityStatus(s))
 	})
+	v1.HandleFunc("GET /v1/entities/{id}/flows", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		s, ok := o.Statuses.Status(id)
+		if !ok {
+			writeError(w, http.StatusNotFound, "entity "+quote(id)+" is neither configured nor seen")
+			return
+		}
+		flows := s.Flows
+		if flows == nil {
+			flows = []policy.FlowReport{}
+		}
+		writeJSON(w, http.StatusOK, struct {
+			Entity string              `json:"entity"`
+			Flows  []policy.FlowReport `json:"flows"`
+		}{id, flows})
+	})
 	v1.HandleFunc("GET /v1/entities/{id}/decision", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		if !entityID.MatchString(id) {

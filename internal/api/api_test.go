@@ -64,7 +64,11 @@ func server(t *testing.T, token string, ready error) *httptest.Server {
 	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "transferwatch_test_total", Help: "x"}))
 	srv := httptest.NewServer(api.Handler(api.Options{
 		Statuses: statuses{
-			"a-co": {Entity: "a-co", Decision: policy.Block, RequiredMechanism: policy.SecurityAssessment, Reasons: []string{"personal-100k breached"}, UpdatedAt: asOf},
+			"a-co": {Entity: "a-co", Decision: policy.Block, RequiredMechanism: policy.SecurityAssessment, Reasons: []string{"personal-100k breached"}, UpdatedAt: asOf,
+				FlowsTotal: 1, FlowsOutsideScope: 1, Flows: []policy.FlowReport{{
+					Recipient: "newco-sg", Destination: "SG", Category: "personal", Pipelines: []string{"crm-sync"},
+					Estimate: 20114, UpperBound: 21100, Window: "current_year", Events: 31000,
+					FirstSeen: decidedAt, LastSeen: asOf, Approvals: []string{}, InsideScope: false}}},
 			"b-co": {Entity: "b-co", Decision: policy.Allow, RequiredMechanism: policy.MechanismNone, UpdatedAt: asOf},
 			// Configured, not evaluated yet.
 			"c-co": {Entity: "c-co", Name: "C Co.", Policy: "cac-2024", Reasons: []string{}},
@@ -108,6 +112,10 @@ func TestEndpoints(t *testing.T) {
 		{"/v1/entities/a-co", 200, `"evaluated":true`},
 		{"/v1/entities/c-co", 200, `"decision":null,"required_mechanism":null,"updated_at":null,"evaluated":false`},
 		{"/v1/entities/c-co", 200, `"reasons":["not evaluated yet since the service started"]`},
+		{"/v1/entities/a-co", 200, `"flows_total":1,"flows_outside_scope":1,`},
+		{"/v1/entities/a-co/flows", 200, `{"entity":"a-co","flows":[{"recipient":"newco-sg","destination":"SG","category":"personal","pipelines":["crm-sync"],"estimate":20114,"upper_bound":21100,"window":"current_year","events":31000,"first_seen":"2026-11-25T10:00:01+08:00","last_seen":"2026-11-25T10:01:01+08:00","approvals":[],"inside_scope":false}]}`},
+		{"/v1/entities/b-co/flows", 200, `{"entity":"b-co","flows":[]}`},
+		{"/v1/entities/nobody/flows", 404, `{"error":"entity \"nobody\" is neither configured nor seen"}`},
 		{"/v1/entities/nobody", 404, `{"error":"entity \"nobody\" is neither configured nor seen"}`},
 		{"/v1/entities/a-co/decision", 200, `{"entity":"a-co","decision":"block","required_mechanism":"security_assessment","reasons":["personal-100k breached"],"version":3,"decided_at":"2026-11-25T10:00:01+08:00","as_of":"2026-11-25T10:01:01+08:00"}`},
 		{"/v1/entities/nobody/decision", 200, `{"entity":"nobody","decision":"allow","required_mechanism":"none","reasons":[],"version":0,"decided_at":null,"as_of":"2026-11-25T10:01:01+08:00"}`},

@@ -28,6 +28,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/ingest"
 	"github.com/transferwatch/transferwatch/internal/kafkadial"
 	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"
 	"github.com/transferwatch/transferwatch/internal/store/redisstore"
 	"github.com/transferwatch/transferwatch/internal/subject"
@@ -168,6 +169,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Hasher:        subject.New(subject.Key(cfg.SubjectKey)),
 		FlushInterval: cfg.FlushInterval,
 		MaxEntities:   cfg.Limits.MaxEntities,
+		MaxFlows:      cfg.Limits.MaxFlowsPerEntity,
 		Configured:    func(id string) bool { return configured[id] },
 		RejectUnknown: cfg.Policy.UnknownEntities == config.UnknownDeadLetter,
 		OnStoreBehind: checker.Behind,
@@ -405,6 +407,18 @@ func Registry(cfg *config.Config) []policy.Entity {
 			}
 			if !a.FiledOn.IsZero() {
 				pa.FiledOn = a.FiledOn.Time(cfg.Location)
+			}
+			if a.Scope != nil {
+				pa.Scope = &policy.Scope{
+					Recipients:   a.Scope.Recipients,
+					Destinations: a.Scope.Destinations,
+					MaxSubjects:  uint64(max(a.Scope.MaxSubjects, 0)),
+				}
+				for _, c := range a.Scope.Categories {
+					if cat, ok := sketch.ParseCategory(c); ok {
+						pa.Scope.Categories = append(pa.Scope.Categories, cat)
+					}
+				}
 			}
 			pe.Approvals = append(pe.Approvals, pa)
 		}

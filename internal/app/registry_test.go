@@ -1,11 +1,13 @@
 package app
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/config"
 	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/internal/sketch"
 )
 
 // TestRegistry checks that every field of a configured entity and approval
@@ -17,6 +19,8 @@ func TestRegistry(t *testing.T) {
 		Approvals: []config.Approval{{
 			Mechanism: config.MechanismStandardContract, Status: config.StatusApproved, Reference: "SC-2026-0007",
 			ValidFrom: config.NewDate(2026, 10, 1), ValidUntil: config.NewDate(2029, 10, 1), FiledOn: config.NewDate(2026, 10, 9),
+			Scope: &config.Scope{Recipients: []string{"acme-inc-us"}, Destinations: []string{"US", "GB"},
+				Categories: []string{"personal", "sensitive"}, MaxSubjects: 1_200_000},
 		}},
 	}}
 	if err := cfg.Resolve(); err != nil {
@@ -35,6 +39,10 @@ func TestRegistry(t *testing.T) {
 	if a.Mechanism != policy.StandardContract || a.Status != policy.Approved || a.Reference != "SC-2026-0007" ||
 		!a.ValidFrom.Equal(day(2026, 10, 1)) || !a.ValidUntil.Equal(day(2029, 10, 1)) || !a.FiledOn.Equal(day(2026, 10, 9)) {
 		t.Errorf("approval %+v", a)
+	}
+	if sc := a.Scope; sc == nil || !slices.Equal(sc.Recipients, []string{"acme-inc-us"}) || !slices.Equal(sc.Destinations, []string{"US", "GB"}) ||
+		!slices.Equal(sc.Categories, []sketch.Category{sketch.CategoryPersonal, sketch.CategorySensitive}) || sc.MaxSubjects != 1_200_000 {
+		t.Errorf("scope %+v", a.Scope)
 	}
 
 	s, err := PolicySettings(cfg)

@@ -251,6 +251,21 @@ type Approval struct {
 	// CAC (only for standard contracts). Not filed within 10 working days
 	// of ValidFrom, the day it takes effect, it covers nothing.
 	FiledOn Date `yaml:"filed_on,omitempty"`
+	// Scope is what the approval covers; absent: every flow.
+	Scope *Scope `yaml:"scope,omitempty"`
+}
+
+// Scope is what an approval was granted for: transfers beyond it need a
+// new approval. An omitted list matches everything.
+type Scope struct {
+	// Recipients are exact recipient ids.
+	Recipients []string `yaml:"recipients,omitempty"`
+	// Destinations are ISO 3166-1 alpha-2 codes, upper case.
+	Destinations []string `yaml:"destinations,omitempty"`
+	// Categories are personal, sensitive or important_data.
+	Categories []string `yaml:"categories,omitempty"`
+	// MaxSubjects is the volume stated in the application; 0: none.
+	MaxSubjects int64 `yaml:"max_subjects,omitempty"`
 }
 
 // Presets. The default is cac-2024, the law in force since 2024-03-22.

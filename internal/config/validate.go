@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/internal/sketch"
 )
 
 // Limits of the validation.
@@ -319,6 +321,42 @@ func (a *Approval) validate(p *problems, field, preset string) {
 	}
 	if !a.FiledOn.IsZero() && a.Mechanism != MechanismStandardContract {
 		p.add(field+".filed_on", ErrConflict, "%s: only a standard contract is filed (Standard Contract Measures Art. 7); remove filed_on", a.name())
+	}
+	if a.Scope != nil {
+		a.Scope.validate(p, field+".scope", a.name())
+	}
+}
+
+// alpha2 reports whether d has the form of an ISO 3166-1 alpha-2 code, as
+// events carry it: two upper-case letters.
+func alpha2(d string) bool {
+	return len(d) == 2 && 'A' <= d[0] && d[0] <= 'Z' && 'A' <= d[1] && d[1] <= 'Z'
+}
+
+func (s *Scope) validate(p *problems, field, approval string) {
+	for i, r := range s.Recipients {
+		if r == "" {
+			p.add(fmt.Sprintf("%s.recipients[%d]", field, i), ErrInvalid, "%s: a recipient must not be empty", approval)
+		} else if j := slices.Index(s.Recipients[:i], r); j >= 0 {
+			p.add(fmt.Sprintf("%s.recipients[%d]", field, i), ErrDuplicate, "%s: %q duplicates recipients[%d]", approval, r, j)
+		}
+	}
+	for i, d := range s.Destinations {
+		if !alpha2(d) {
+			p.add(fmt.Sprintf("%s.destinations[%d]", field, i), ErrInvalid, "%s: must be an ISO 3166-1 alpha-2 code in upper case (like US or GB), got %q", approval, d)
+		} else if j := slices.Index(s.Destinations[:i], d); j >= 0 {
+			p.add(fmt.Sprintf("%s.destinations[%d]", field, i), ErrDuplicate, "%s: %q duplicates destinations[%d]", approval, d, j)
+		}
+	}
+	for i, c := range s.Categories {
+		if _, ok := sketch.ParseCategory(c); !ok {
+			p.add(fmt.Sprintf("%s.categories[%d]", field, i), ErrInvalid, "%s: must be personal, sensitive or important_data, got %q", approval, c)
+		} else if j := slices.Index(s.Categories[:i], c); j >= 0 {
+			p.add(fmt.Sprintf("%s.categories[%d]", field, i), ErrDuplicate, "%s: %q duplicates categories[%d]", approval, c, j)
+		}
+	}
+	if s.MaxSubjects < 0 {
+		p.add(field+".max_subjects", ErrInvalid, "%s: must be 0 (none stated) or more, got %d", approval, s.MaxSubjects)
 	}
 }
 

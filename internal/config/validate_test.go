@@ -143,6 +143,18 @@ func TestValidate(t *testing.T) {
 		}, "entities[1].approvals[0].valid_until", "approval (security_assessment, no reference): valid 2026-01-01 to 2030-01-01", ErrInvalid},
 		{"filed_on on a security assessment", func(c *Config) { c.Entities[0].Approvals[0].FiledOn = NewDate(2025, 3, 5) }, "entities[0].approvals[0].filed_on",
 			`approval "CAC-1" (security_assessment): only a standard contract is filed`, ErrConflict},
+		{"scope destination lower case", func(c *Config) { c.Entities[0].Approvals[0].Scope = &Scope{Destinations: []string{"US", "sg"}} },
+			"entities[0].approvals[0].scope.destinations[1]", `approval "CAC-1" (security_assessment): must be an ISO 3166-1 alpha-2 code in upper case (like US or GB), got "sg"`, ErrInvalid},
+		{"scope destination not two letters", func(c *Config) { c.Entities[0].Approvals[0].Scope = &Scope{Destinations: []string{"USA"}} },
+			"entities[0].approvals[0].scope.destinations[0]", `got "USA"`, ErrInvalid},
+		{"scope destination duplicate", func(c *Config) { c.Entities[0].Approvals[0].Scope = &Scope{Destinations: []string{"US", "US"}} },
+			"entities[0].approvals[0].scope.destinations[1]", `"US" duplicates destinations[0]`, ErrDuplicate},
+		{"scope category unknown", func(c *Config) { c.Entities[0].Approvals[0].Scope = &Scope{Categories: []string{"personal", "health"}} },
+			"entities[0].approvals[0].scope.categories[1]", `approval "CAC-1" (security_assessment): must be personal, sensitive or important_data, got "health"`, ErrInvalid},
+		{"scope recipient empty", func(c *Config) { c.Entities[0].Approvals[0].Scope = &Scope{Recipients: []string{""}} },
+			"entities[0].approvals[0].scope.recipients[0]", "a recipient must not be empty", ErrInvalid},
+		{"scope max_subjects negative", func(c *Config) { c.Entities[0].Approvals[0].Scope = &Scope{MaxSubjects: -1} },
+			"entities[0].approvals[0].scope.max_subjects", `approval "CAC-1" (security_assessment): must be 0 (none stated) or more, got -1`, ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

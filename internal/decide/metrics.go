@@ -21,6 +21,10 @@ type metrics struct {
 	// each stays in the store and is written again.
 	publishErrors prometheus.Counter
 	compacted     prometheus.Gauge
+	// flows and flowsOutside count an entity's flows (no flow label:
+	// recipients are unbounded).
+	flows        *prometheus.GaugeVec
+	flowsOutside *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -62,6 +66,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "transferwatch_decisions_topic_compacted",
 			Help: "1 when the decisions topic's cleanup.policy is compact, 0 when it is not or cannot be read.",
 		}),
+		flows: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transferwatch_flows",
+			Help: "Data flows (recipient, destination, category) of the entity in the preset's window.",
+		}, []string{"entity"}),
+		flowsOutside: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transferwatch_flows_outside_scope",
+			Help: "Flows of the entity outside the scope of every approval covering a breached rule that counts them.",
+		}, []string{"entity"}),
 	}
 	for _, d := range policy.Decisions() {
 		m.changes.WithLabelValues(string(d))
@@ -72,6 +84,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // observe sets every per-entity gauge from s.
 func (m *metrics) observe(s policy.Status) {
 	loc := s.UpdatedAt.Location()
+	m.flows.WithLabelValues(s.Entity).Set(float64(s.FlowsTotal))
+	m.flowsOutside.WithLabelValues(s.Entity).Set(float64(s.FlowsOutsideScope))
 	for _, c := range s.Counters {
 		m.estimate.WithLabelValues(s.Entity, string(c.Counter), string(c.Window)).Set(float64(c.Estimate))
 	}

@@ -2,6 +2,9 @@ package demo
 
 import (
 	"context"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,14 +46,18 @@ func TestStoriesDecide(t *testing.T) {
 	}
 	hasher := subject.New(subject.Key(s.cfg.SubjectKey))
 	batch := sketch.Batch{}
-	for _, m := range rec.messages() {
+	for i, m := range rec.messages() {
 		e, err := event.Decode(m.Value, now)
 		if err != nil {
 			continue // the malformed ones
 		}
 		year, day := sketch.DayOf(e.OccurredAt, loc)
-		batch.Add(e.Entity, year, day, sketch.CellOf(e.Kind, e.Sensitive, e.Exempt()), e.ImportantData,
-			hasher.AppendSums(nil, e.Subjects))
+		hashes := hasher.AppendSums(nil, e.Subjects)
+		batch.Add(e.Entity, year, day, sketch.CellOf(e.Kind, e.Sensitive, e.Exempt()), e.ImportantData, hashes)
+		if e.Kind == event.KindTransfer {
+			batch.AddFlow(e.Entity, year, sketch.FlowKey{Recipient: e.Recipient, Destination: e.Destination, Exempt: e.Exempt()},
+				sketch.EventHash("events", 0, int64(i)), e.OccurredAt.Unix(), e.Pipeline, hashes)
+		}
 	}
 	thisYear, today := sketch.DayOf(now, loc)
 	for _, st := range s.stories {
@@ -72,6 +79,12 @@ func TestStoriesDecide(t *testing.T) {
 			}
 			if status.Decision != want {
 				t.Errorf("%s after the backlog: %s, want %s; reasons %q", st.entity.ID, status.Decision, want, status.Reasons)
+			}
+			if st.entity.ID == entityScope && !slices.ContainsFunc(status.Reasons, func(r string) bool {
+				return strings.HasPrefix(r, "scope breached: transfer to newco-sg (SG), personal, ") &&
+					strings.HasSuffix(r, " is outside the scope of SC-SH-"+strconv.Itoa(now.AddDate(0, 0, -200).Year())+"-0588")
+			}) {
+				t.Errorf("%s: no scope reason naming newco-sg in %q", st.entity.ID, status.Reasons)
 			}
 		})
 	}

@@ -55,6 +55,10 @@ type stream struct {
 	newPer  int           // new people per live event ...
 	maxNew  int           // ... until the stream has this many distinct people
 	initial time.Duration // first live event this long after the live phase starts
+
+	// recipient, destination and pipeline, when set, replace the story's
+	// for this stream's transfers: a second data flow.
+	recipient, destination, pipeline string
 }
 
 // Entity ids of the stories.
@@ -65,6 +69,7 @@ const (
 	entityCIIO      = "jinghua-grid"
 	entityImportant = "novamap-gz"
 	entityRenewal   = "lotus-sz"
+	entityScope     = "orbitmall-sh"
 )
 
 // stories returns the demo's entities; today is the demo's first day in
@@ -188,6 +193,34 @@ func stories(today time.Time) []story {
 			streams: []stream{
 				{kind: event.KindTransfer, exemption: event.ExemptionContract, people: 20_000, shape: 1.2, returning: 0.3, maxSize: 800,
 					every: time.Second, size: 150, newPer: 10, maxNew: 24_000},
+			},
+		},
+		{
+			// An online shop whose standard contract, filed in time, was
+			// granted for its US parent only. Its loyalty programme starts
+			// sending members to a new partner in Singapore: that flow lies
+			// outside the contract's scope, and personal-100k is breached,
+			// so the contract does not cover it: block (rule scope).
+			entity: config.Entity{ID: entityScope, Name: "Orbit Mall (Shanghai) E-commerce Co., Ltd.",
+				Approvals: []config.Approval{{
+					Mechanism: config.MechanismStandardContract, Status: config.StatusApproved,
+					Reference:  fmt.Sprintf("SC-SH-%d-0588", contractFrom.Year()),
+					ValidFrom:  date(contractFrom),
+					ValidUntil: date(contractFrom.AddDate(3, 0, 0)),
+					FiledOn:    date(contractFrom.AddDate(0, 0, 5)),
+					Scope: &config.Scope{Recipients: []string{"orbit-inc-us"}, Destinations: []string{"US"},
+						Categories: []string{"personal"}, MaxSubjects: 400_000},
+				}}},
+			recipient:   "orbit-inc-us",
+			destination: "US",
+			pipeline:    "order-sync",
+			expect:      policy.Block,
+			streams: []stream{
+				{kind: event.KindTransfer, people: 130_000, shape: 1, returning: 0.2, maxSize: 1000,
+					every: time.Second, size: 200, newPer: 20, maxNew: 140_000},
+				{kind: event.KindTransfer, people: 20_000, shape: 3, returning: 0.1, maxSize: 500,
+					every: 2 * time.Second, size: 100, newPer: 10, maxNew: 25_000,
+					recipient: "newco-sg", destination: "SG", pipeline: "loyalty-sync"},
 			},
 		},
 	}
@@ -423,6 +456,12 @@ func (g *generator) event(i, j int, at time.Time, fresh, ret int) event.Event {
 	}
 	if str.kind == event.KindTransfer {
 		e.Recipient, e.Destination = s.recipient, s.destination
+		if str.recipient != "" {
+			e.Recipient, e.Destination = str.recipient, str.destination
+		}
+	}
+	if str.pipeline != "" {
+		e.Pipeline = str.pipeline
 	}
 	return e
 }

@@ -151,6 +151,9 @@ func configKeys(t reflect.Type, prefix string, out map[string]bool) {
 		path := prefix + tag
 		out[path] = true
 		ft := f.Type
+		if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
+			ft = ft.Elem() // an optional section, such as an approval's scope
+		}
 		if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
 			configKeys(ft.Elem(), path+"[].", out)
 			continue

@@ -20,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/transferwatch/transferwatch/internal/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store/memstore"
 	"github.com/transferwatch/transferwatch/internal/store/redisstore"
@@ -232,7 +233,20 @@ func generate(t *testing.T, seed uint64, n int) stream {
 		}
 		s.msgs = append(s.msgs, kafka.Message{Key: []byte(ent), Value: v})
 		year, day := sketch.DayOf(ev.OccurredAt, loc)
-		s.expect.Add(ent, year, day, sketch.CellOf(ev.Kind, ev.Sensitive, ev.Exempt()), false, h.AppendSums(nil, ev.Subjects))
+		hashes := h.AppendSums(nil, ev.Subjects)
+		s.expect.Add(ent, year, day, sketch.CellOf(ev.Kind, ev.Sensitive, ev.Exempt()), false, hashes)
+		if ev.Kind == event.KindTransfer {
+			// The events' identity is their offset, unknown here: any
+			// distinct one gives the same count.
+			k := sketch.FlowKey{Recipient: ev.Recipient, Destination: ev.Destination, Exempt: ev.Exempt()}
+			for _, c := range []sketch.Category{sketch.CategoryPersonal, sketch.CategorySensitive} {
+				if c == sketch.CategorySensitive && !ev.Sensitive {
+					continue
+				}
+				k.Category = c
+				s.expect.AddFlow(ent, year, k, sketch.EventHash("expected", 0, int64(i)), ev.OccurredAt.Unix(), ev.Pipeline, hashes)
+			}
+		}
 	}
 	return s
 }
@@ -255,6 +269,13 @@ func figures(t *testing.T, st figureSource, entities []string) map[string]sketch
 			for _, inc := range []bool{true, false} {
 				out[fmt.Sprintf("%s/%s/%t", e, k, inc)] = h.Figure(k, sketch.SincePrevJan1, year, inc)
 			}
+		}
+		// The flows: people exactly as the sketches give them; events
+		// by their count (exact at these sizes, whatever their identity).
+		for _, f := range policy.ObserveFlows(h, sketch.SincePrevJan1, year, true) {
+			name := fmt.Sprintf("%s/flow/%s/%s/%s", e, f.Recipient, f.Destination, f.Category)
+			out[name+"/people"] = f.People
+			out[name+"/events"] = sketch.Figure{Estimate: f.Events}
 		}
 	}
 	return out

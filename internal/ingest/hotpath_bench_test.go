@@ -51,6 +51,7 @@ func BenchmarkHotPath(b *testing.B) {
 					flushed := in.cur
 					in.cur = newPending()
 					in.dense.Learn(flushed.batch)
+					in.hot.Learn(flushed.batch)
 					b.StartTimer()
 				}
 				m := msgs[i%len(msgs)]

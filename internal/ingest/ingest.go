@@ -81,6 +81,10 @@ type Options struct {
 	// MaxEntities bounds the entities counted: events of new entities past
 	// it go to the dead-letter topic. Default 10,000.
 	MaxEntities int
+	// MaxFlows bounds the flows kept per entity and year: transfers of new
+	// flows past it are counted in the flow of recipient "other" (and in
+	// transferwatch_flow_overflow_events_total). Default 1,000.
+	MaxFlows int
 	// Configured reports whether the configuration lists an entity; nil
 	// means none is listed. Configured entities are always counted.
 	Configured func(entity string) bool
@@ -126,6 +130,9 @@ func (o *Options) defaults() {
 	if o.MaxEntities <= 0 {
 		o.MaxEntities = 10_000
 	}
+	if o.MaxFlows <= 0 {
+		o.MaxFlows = 1_000
+	}
 	if o.Configured == nil {
 		o.Configured = func(string) bool { return false }
 	}
@@ -162,6 +169,12 @@ type Ingester struct {
 	// dense holds the cells dense in the store: new batches start them
 	// dense (sketch.Batch.AddDense).
 	dense sketch.Dense
+	// flows holds, per entity-year, the flows this instance has seen, for
+	// the flow cap (Options.MaxFlows). Years more than one older than the
+	// newest flushed are forgotten.
+	flows map[sketch.Key]map[sketch.FlowKey]struct{}
+	// hot holds the flows whose sketches new batches start dense.
+	hot sketch.HotFlows
 	// notified holds the entities flushed since OnFlush was last called;
 	// notifyWake wakes the loop that calls it.
 	notified   map[string]struct{}
@@ -220,6 +233,8 @@ func New(src *Consumer, dlq DeadLetters, st Store, reg prometheus.Registerer, op
 		cur:   newPending(),
 		known: make(map[string]struct{}),
 		dense: make(sketch.Dense),
+		flows: make(map[sketch.Key]map[sketch.FlowKey]struct{}),
+		hot:   make(sketch.HotFlows),
 		kick:  make(chan struct{}, 1),
 
 		notified:   make(map[string]struct{}),
@@ -674,7 +689,10 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 		p.dead = append(p.dead, deadLetter(msg, err))
 	} else if len(hashes) > 0 {
 		cell := sketch.CellOf(ev.Kind, ev.Sensitive, policy.StoredExempt(ev.Exemption, ev.ImportantData))
-		p.batch.AddDense(in.dense, ev.Entity, year, day, cell, ev.ImportantData, hashes)
+		y := p.batch.AddDense(in.dense, ev.Entity, year, day, cell, ev.ImportantData, hashes)
+		if ev.Kind != event.KindProcessing {
+			in.addFlows(y, msg, &ev, year, cell.Exempt(), hashes)
+		}
 		p.subjects += len(hashes)
 	}
 	p.last[msg.Partition] = msg
@@ -696,6 +714,55 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 		}
 	}
 	return hashes
+}
+
+// addFlows records a transfer event in its flows (one per category that
+// applies), under in.mu. A flow new to an entity-year that already holds
+// MaxFlows goes to the flow of recipient sketch.OtherRecipient instead.
+func (in *Ingester) addFlows(y *sketch.Year, msg kafka.Message, ev *event.Event, year int, exempt bool, hashes []uint64) {
+	id := sketch.EventHash(msg.Topic, msg.Partition, msg.Offset)
+	at := ev.OccurredAt.Unix()
+	k := sketch.FlowKey{Recipient: ev.Recipient, Destination: ev.Destination, Exempt: exempt}
+	for _, c := range sketch.Categories {
+		switch c {
+		case sketch.CategorySensitive:
+			if !ev.Sensitive {
+				continue
+			}
+		case sketch.CategoryImportantData:
+			if !ev.ImportantData {
+				continue
+			}
+		}
+		k.Category = c
+		if f := y.FlowOf(k); f != nil {
+			// In the batch already, so admitted under the cap.
+			f.Add(id, at, ev.Pipeline, hashes)
+			continue
+		}
+		k = in.capFlow(ev.Entity, year, k)
+		y.AddFlowDense(k, in.hot[sketch.Key{Entity: ev.Entity, Year: year}][k], id, at, ev.Pipeline, hashes)
+	}
+}
+
+// capFlow returns k, or its "other" flow when k is new and the entity-year
+// holds MaxFlows flows already.
+func (in *Ingester) capFlow(entity string, year int, k sketch.FlowKey) sketch.FlowKey {
+	ey := sketch.Key{Entity: entity, Year: year}
+	seen := in.flows[ey]
+	if _, ok := seen[k]; ok {
+		return k
+	}
+	if seen == nil {
+		seen = make(map[sketch.FlowKey]struct{})
+		in.flows[ey] = seen
+	}
+	if len(seen) >= in.opts.MaxFlows {
+		in.m.flowOverflow.Inc()
+		return sketch.FlowKey{Recipient: sketch.OtherRecipient, Category: k.Category, Exempt: k.Exempt}
+	}
+	seen[k] = struct{}{}
+	return k
 }
 
 // admit decides whether the events of entity are counted, under in.mu:
@@ -723,6 +790,20 @@ func (in *Ingester) admit(entity string, counts bool) error {
 	in.known[entity] = struct{}{}
 	in.m.entities.Set(float64(len(in.known)))
 	return nil
+}
+
+// forgetFlows forgets the flows of entity-years more than a year older
+// than the newest of b, under in.mu.
+func (in *Ingester) forgetFlows(b sketch.Batch) {
+	newest := 0
+	for k := range b {
+		newest = max(newest, k.Year)
+	}
+	for k := range in.flows {
+		if k.Year < newest-1 {
+			delete(in.flows, k)
+		}
+	}
 }
 
 // flush tries to finish the work held in retry — merge, dead letters,
@@ -772,6 +853,8 @@ func (in *Ingester) finish(ctx context.Context, p *pending, gs *genState) error 
 		p.merged = true
 		in.mu.Lock()
 		in.dense.Learn(p.batch)
+		in.forgetFlows(p.batch)
+		in.hot.Learn(p.batch)
 		in.mu.Unlock()
 	}
 	if err := in.writeDeadLetters(ctx, p); err != nil {

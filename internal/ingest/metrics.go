@@ -16,6 +16,7 @@ type metrics struct {
 	lag           *prometheus.GaugeVec
 	entities      prometheus.Gauge
 	entityLimit   prometheus.Gauge
+	flowOverflow  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -51,6 +52,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		entityLimit: f.NewGauge(prometheus.GaugeOpts{
 			Name: "transferwatch_entities_limit",
 			Help: "limits.max_entities: past it, events of new entities go to the dead-letter topic.",
+		}),
+		flowOverflow: f.NewCounter(prometheus.CounterOpts{
+			Name: "transferwatch_flow_overflow_events_total",
+			Help: "Transfer events of new flows past limits.max_flows_per_entity, counted in the flow of recipient \"other\".",
 		}),
 	}
 }

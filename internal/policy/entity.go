@@ -63,6 +63,8 @@ type Approval struct {
 	// FiledOn is the day a standard contract was filed with the provincial
 	// CAC; zero: not filed (yet). See FilingDue.
 	FiledOn time.Time
+	// Scope is what the approval was granted for; nil: every flow.
+	Scope *Scope
 }
 
 // Standard contract filing and security assessment re-application, in

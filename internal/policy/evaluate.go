@@ -112,6 +112,9 @@ type Observation struct {
 	// plus i days; the last index is today. It may be shorter or empty; it
 	// feeds Forecast.
 	Series map[sketch.Window]map[sketch.Counter][]float64
+	// Flows are the entity's data flows of each window, over the same
+	// transfers as Figures (see ObserveFlows).
+	Flows map[sketch.Window][]FlowFigure
 }
 
 // Status is the state of one entity: its EntityStatus (CONTRACT §6).
@@ -126,6 +129,13 @@ type Status struct {
 	Counters          []CounterReport  `json:"counters"`
 	Rules             []RuleReport     `json:"rules"`
 	Approvals         []ApprovalReport `json:"approvals"`
+	// FlowsTotal is the number of the entity's flows in the preset's
+	// window; FlowsOutsideScope those outside the scope of every approval
+	// covering a breached rule that counts them.
+	FlowsTotal        int `json:"flows_total"`
+	FlowsOutsideScope int `json:"flows_outside_scope"`
+	// Flows are the flows of the preset's window (GET .../flows).
+	Flows []FlowReport `json:"-"`
 	// UpdatedAt is the evaluation time in Settings.Location, whole seconds.
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -192,6 +202,8 @@ type ApprovalReport struct {
 	// assessment (60 working days before it expires); nil for other
 	// approvals.
 	ReapplyBy *Date `json:"reapply_by"`
+	// Scope is what the approval covers; nil (null): every flow.
+	Scope *ScopeReport `json:"scope"`
 }
 
 // severity orders reasons: what blocks first, then what warns, then
@@ -277,6 +289,15 @@ func Evaluate(s Settings, e Entity, obs Observation, now time.Time) Status {
 			st.RequiredMechanism = r.Mechanism
 		}
 	}
+	scopeReps, outside := ev.scopeRules(st.Rules)
+	for _, rep := range scopeReps {
+		st.Rules = append(st.Rules, rep)
+		if rep.Level == LevelBreached && rep.Mechanism.Strength() > st.RequiredMechanism.Strength() {
+			st.RequiredMechanism = rep.Mechanism
+		}
+	}
+	st.Flows = ev.flowReports(outside)
+	st.FlowsTotal, st.FlowsOutsideScope = len(st.Flows), len(outside)
 	ev.exemptions()
 
 	slices.SortStableFunc(ev.reasons, func(a, b reason) int {
@@ -310,7 +331,7 @@ func (ev *evaluation) approvals(st *Status) map[int]Date {
 	overdue := map[int]Date{}
 	renewing := map[int]bool{}
 	for i, v := range views {
-		rep := ApprovalReport{Mechanism: v.Mechanism, Status: v.Status, Reference: v.Reference}
+		rep := ApprovalReport{Mechanism: v.Mechanism, Status: v.Status, Reference: v.Reference, Scope: scopeReport(v.Scope)}
 		if !v.ValidUntil.IsZero() {
 			until, left := v.until, v.until.DaysSince(today)
 			rep.ValidUntil, rep.DaysLeft = &until, &left
@@ -460,6 +481,16 @@ func (ev *evaluation) rule(r Rule, overdue map[int]Date) RuleReport {
 			cover = i
 		}
 	}
+	// Covered only when every flow the rule counts lies inside the scope
+	// of an approval that covers it.
+	var outOfScope string
+	if cover >= 0 && !r.Advisory {
+		if out := ev.outsideFlows(r); len(out) > 0 {
+			cover = -1
+			outOfScope = fmt.Sprintf(", not covered: %s outside the scope of its approvals (rule %s)",
+				plural(len(out), "flow", "flows"), ScopeRuleID)
+		}
+	}
 	rep.Covered = cover >= 0 && !r.Advisory
 
 	// A covering security assessment whose re-application is overdue puts
@@ -475,7 +506,7 @@ func (ev *evaluation) rule(r Rule, overdue map[int]Date) RuleReport {
 	}
 
 	if rep.Level != LevelOK {
-		text := levelText(r, rep, held, s.UsePoint, start, coarse, noTransfer)
+		text := levelText(r, rep, held, s.UsePoint, start, coarse, noTransfer) + outOfScope
 		sev := sevNotice
 		switch {
 		case rep.Covered && (rep.Level != LevelNotice || lapsing != ""):

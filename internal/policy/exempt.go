@@ -133,6 +133,7 @@ func Observe(s Settings, e Entity, h sketch.History, thisYear, today int, need f
 		Important: make(map[sketch.Window]bool, len(sketch.Windows)),
 		Exempt:    make(map[sketch.Window]ExemptFigures, len(sketch.Windows)),
 		Series:    make(map[sketch.Window]map[sketch.Counter][]float64, len(sketch.Windows)),
+		Flows:     make(map[sketch.Window][]FlowFigure, len(sketch.Windows)),
 	}
 	q := h.Query() // each distinct union of sketches estimated once
 	for _, w := range sketch.Windows {
@@ -148,6 +149,7 @@ func Observe(s Settings, e Entity, h sketch.History, thisYear, today int, need f
 		obs.Important[w] = h.Important(w, thisYear, true)
 		obs.Figures[w] = make(map[sketch.Counter]sketch.Figure, len(sketch.Counters))
 		obs.Series[w] = make(map[sketch.Counter][]float64)
+		obs.Flows[w] = ObserveFlows(h, w, thisYear, include)
 		for _, k := range sketch.Counters {
 			f := q.Figure(k, w, thisYear, include)
 			obs.Figures[w][k] = f

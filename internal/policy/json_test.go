@@ -58,7 +58,7 @@ func contractStatus(t *testing.T) Status {
 func TestStatusJSON(t *testing.T) {
 	m := decode(t, contractStatus(t))
 	if got, want := keys(t, m), sorted("entity", "name", "ciio", "policy", "decision", "required_mechanism",
-		"reasons", "counters", "rules", "approvals", "updated_at"); !slices.Equal(got, want) {
+		"reasons", "counters", "rules", "approvals", "updated_at", "flows_total", "flows_outside_scope"); !slices.Equal(got, want) {
 		t.Errorf("EntityStatus keys %v, want %v", got, want)
 	}
 	for k, want := range map[string]any{
@@ -126,7 +126,7 @@ func TestStatusJSON(t *testing.T) {
 	if len(approvals) != 1 {
 		t.Fatalf("%d approvals, want 1", len(approvals))
 	}
-	if got, want := keys(t, approvals[0]), sorted("mechanism", "status", "reference", "valid_until", "days_left", "filed_on", "filing_due", "reapply_by"); !slices.Equal(got, want) {
+	if got, want := keys(t, approvals[0]), sorted("mechanism", "status", "reference", "valid_until", "days_left", "filed_on", "filing_due", "reapply_by", "scope"); !slices.Equal(got, want) {
 		t.Errorf("approval keys %v, want %v", got, want)
 	}
 	a := approvals[0].(map[string]any)

@@ -22,7 +22,7 @@ func DayOf(t time.Time, loc *time.Location) (year, day int) {
 // Add records the subject hashes of one event of entity on day of year, in
 // cell c.
 func (b Batch) Add(entity string, year, day int, c Cell, important bool, hashes []uint64) {
-	b.AddDense(nil, entity, year, day, c, important, hashes)
+	_ = b.AddDense(nil, entity, year, day, c, important, hashes)
 }
 
 // AddDense is Add for an aggregator that remembers, in d, which cells are
@@ -31,8 +31,9 @@ func (b Batch) Add(entity string, year, day int, c Cell, important bool, hashes 
 // same subjects gives the same registers, so the result is the same; but
 // a dense sketch takes an insert in constant time, while a sparse one
 // rebuilds its sorted list every 164 new subjects until it turns dense
-// (at 16,384), flush after flush.
-func (b Batch) AddDense(d Dense, entity string, year, day int, c Cell, important bool, hashes []uint64) {
+// (at 16,384), flush after flush. It returns the entity-year, for the
+// event's flows (Year.AddFlow).
+func (b Batch) AddDense(d Dense, entity string, year, day int, c Cell, important bool, hashes []uint64) *Year {
 	k := Key{Entity: entity, Year: year}
 	y := b[k]
 	if y == nil {
@@ -45,6 +46,19 @@ func (b Batch) AddDense(d Dense, entity string, year, day int, c Cell, important
 	if important {
 		y.MarkImportant(c.Exempt())
 	}
+	return y
+}
+
+// AddFlow records one transfer event of flow k of entity in year; see
+// Year.AddFlow.
+func (b Batch) AddFlow(entity string, year int, k FlowKey, event uint64, at int64, pipeline string, hashes []uint64) {
+	key := Key{Entity: entity, Year: year}
+	y := b[key]
+	if y == nil {
+		y = &Year{}
+		b[key] = y
+	}
+	y.AddFlow(k, event, at, pipeline, hashes)
 }
 
 // Entities returns the distinct entities of the batch, in no order.

@@ -29,6 +29,13 @@ type Year struct {
 	Sketches  [NumCells]*hyperloglog.Sketch
 	Curves    [NumCells]*Curve
 	Important [2]bool // indexed by exempt (0: no exemption, 1: exempt)
+	// Flows are the entity's data flows of the year; nil when none.
+	Flows map[FlowKey]*Flow
+
+	// lastKey and lastFlow remember the flow last looked up (FlowOf): an
+	// entity's events mostly follow one flow after another of the same.
+	lastKey  FlowKey
+	lastFlow *Flow
 
 	dense uint8 // cells whose sketch Insert creates dense (Batch.AddDense)
 }
@@ -50,8 +57,53 @@ func (y *Year) Insert(c Cell, day int, h uint64) {
 // MarkImportant records that important data was sent.
 func (y *Year) MarkImportant(exempt bool) { y.Important[b2i(exempt)] = true }
 
+// AddFlow records one transfer event of flow k: its identity (EventHash),
+// time (Unix seconds), pipeline and subject hashes.
+func (y *Year) AddFlow(k FlowKey, event uint64, at int64, pipeline string, hashes []uint64) {
+	y.AddFlowDense(k, 0, event, at, pipeline, hashes)
+}
+
+// AddFlowDense is AddFlow for a flow that, when new to y, starts with the
+// sketches named in dense (DensePeople, DenseEvents) dense: see HotFlows.
+func (y *Year) AddFlowDense(k FlowKey, dense uint8, event uint64, at int64, pipeline string, hashes []uint64) {
+	f := y.FlowOf(k)
+	if f == nil {
+		if y.Flows == nil {
+			y.Flows = make(map[FlowKey]*Flow)
+		}
+		f = newFlowOf(dense)
+		y.Flows[k] = f
+		y.lastKey, y.lastFlow = k, f
+	}
+	f.Add(event, at, pipeline, hashes)
+}
+
+// FlowOf returns flow k of y, or nil.
+func (y *Year) FlowOf(k FlowKey) *Flow {
+	if y.lastFlow != nil && y.lastKey == k {
+		return y.lastFlow
+	}
+	f := y.Flows[k]
+	if f != nil {
+		y.lastKey, y.lastFlow = k, f
+	}
+	return f
+}
+
 // Merge adds o into y.
 func (y *Year) Merge(o *Year) error {
+	for k, f := range o.Flows {
+		if cur := y.Flows[k]; cur != nil {
+			if err := cur.Merge(f); err != nil {
+				return err
+			}
+			continue
+		}
+		if y.Flows == nil {
+			y.Flows = make(map[FlowKey]*Flow, len(o.Flows))
+		}
+		y.Flows[k] = f.Clone()
+	}
 	for c := range NumCells {
 		if o.Sketches[c] != nil {
 			sk, err := mergeSketch(y.Sketches[c], o.Sketches[c])
@@ -176,6 +228,9 @@ func (y *Year) Fields() []string {
 	if y.Important != [2]bool{} {
 		names = append(names, FieldImportant)
 	}
+	for k := range y.Flows {
+		names = append(names, FlowField(k))
+	}
 	return names
 }
 
@@ -208,6 +263,13 @@ func (y *Year) Encode() (map[string][]byte, error) {
 	if y.Important != [2]bool{} {
 		out[FieldImportant] = []byte{byte(b2i(y.Important[0]) | b2i(y.Important[1])<<1)}
 	}
+	for k, f := range y.Flows {
+		b, err := f.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("encode flow %q: %w", FlowField(k), err)
+		}
+		out[FlowField(k)] = b
+	}
 	return out, nil
 }
 
@@ -229,6 +291,21 @@ func (y *Year) decodeField(name string, b []byte) error {
 			return fmt.Errorf("%w: field %q", ErrCorrupt, name)
 		}
 		y.Important = [2]bool{b[0]&1 != 0, b[0]&2 != 0}
+		return nil
+	}
+	if len(name) > 2 && name[:1] == fieldFlow {
+		k, ok := parseFlowField(name)
+		if !ok {
+			return fmt.Errorf("%w: unknown field %q", ErrCorrupt, name)
+		}
+		f := &Flow{}
+		if err := f.UnmarshalBinary(b); err != nil {
+			return fmt.Errorf("field %q: %w", name, err)
+		}
+		if y.Flows == nil {
+			y.Flows = make(map[FlowKey]*Flow)
+		}
+		y.Flows[k] = f
 		return nil
 	}
 	if len(name) != 2 || name[1] < '0' || name[1] >= '0'+NumCells {

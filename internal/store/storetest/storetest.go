@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("SeveralYears", func(t *testing.T) { testSeveralYears(t, open) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, open) })
 	t.Run("Offsets", func(t *testing.T) { testOffsets(t, open) })
+	t.Run("Flows", func(t *testing.T) { testFlows(t, open) })
 }
 
 // thisYear is the calendar year the suite treats as current.
@@ -784,4 +785,64 @@ func testConcurrentWriters(t *testing.T, open func(*testing.T) store.Store) {
 	want[y].MarkImportant(false)
 	want[y-1].MarkImportant(true)
 	AssertSameHistory(t, history(t, open(t), entity, y-1, y), want)
+}
+
+// flowBatch returns the batch of events [from, to) of entity over a few
+// flows: event i carries subjects 2i and 2i+1.
+func flowBatch(entity string, from, to int) sketch.Batch {
+	b := make(sketch.Batch)
+	y := thisYear()
+	keys := []sketch.FlowKey{
+		{Recipient: "acme-inc-us", Destination: "US", Category: sketch.CategoryPersonal},
+		{Recipient: "acme-inc-us", Destination: "US", Category: sketch.CategorySensitive},
+		{Recipient: "newco-sg", Destination: "SG", Category: sketch.CategoryPersonal},
+		{Recipient: "newco-sg", Destination: "SG", Category: sketch.CategoryPersonal, Exempt: true},
+	}
+	for i := from; i < to; i++ {
+		b.AddFlow(entity, y, keys[i%len(keys)], sketch.EventHash("events", i%3, int64(i)),
+			time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC).Unix()+int64(i), "pipe-"+fmt.Sprint(i%10),
+			[]uint64{Hash(2 * i), Hash(2*i + 1)})
+	}
+	return b
+}
+
+// testFlows merges the flows of overlapping event ranges from two clients
+// at once, then some of them again (a replay): the store holds exactly
+// what one merge of every event gives.
+func testFlows(t *testing.T, open func(*testing.T) store.Store) {
+	const entity, events, batch = "flows-co", 6000, 500
+	y := thisYear()
+	clients := []store.Store{open(t), open(t)}
+	errs := make([]error, len(clients))
+	var wg sync.WaitGroup
+	for w, s := range clients {
+		wg.Go(func() {
+			// Writer 0 has events [0, 4000), writer 1 [2000, 6000).
+			for from := w * 2000; from < w*2000+4000; from += batch {
+				if err := s.Merge(t.Context(), flowBatch(entity, from, from+batch)); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	merge(t, clients[0], flowBatch(entity, 1000, 3000))
+
+	want, err := flowBatch(entity, 0, events)[sketch.Key{Entity: entity, Year: y}].Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range clients {
+		got, err := history(t, s, entity, y)[y].Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalEncodings(map[sketch.Key]map[string][]byte{{}: got}, map[sketch.Key]map[string][]byte{{}: want}) {
+			t.Fatalf("client %d: the flows stored differ from one merge of every event (%d fields, want %d)", i, len(got), len(want))
+		}
+	}
 }
