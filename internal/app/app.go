@@ -160,6 +160,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Decider != nil {
 		o.Decider(dec)
 	}
+	// Decide again as soon as the store is verified whole again, rather
+	// than at the next refresh (decisions answer 503 until then).
+	checker.OnVerified(dec.Nudge)
 	configured := make(map[string]bool, len(cfg.Entities))
 	for _, e := range cfg.Entities {
 		configured[e.ID] = true

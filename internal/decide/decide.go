@@ -152,6 +152,7 @@ type Decider struct {
 	// before the round's workers start.
 	verify func() error
 
+	nudge     chan struct{}              // asks Run for a round now (Nudge)
 	synced    atomic.Bool                // the floors were read from the topic
 	ready     atomic.Bool                // a complete round was evaluated
 	lastRound atomic.Pointer[time.Time]  // when the last complete round read the store
@@ -199,6 +200,18 @@ func New(st Store, pub Publisher, reg prometheus.Registerer, opts Options) *Deci
 		entries: make(map[string]entry),
 		seen:    make(map[string]bool),
 		floors:  make(map[string]Record),
+		nudge:   make(chan struct{}, 1),
+	}
+}
+
+// Nudge asks Run for a round of every known entity now rather than at the
+// next refresh: after the store's integrity was verified again, say, so
+// that decisions are answered again without waiting up to Refresh. It
+// never blocks; nudges while a round is pending merge into it.
+func (d *Decider) Nudge() {
+	select {
+	case d.nudge <- struct{}{}:
+	default:
 	}
 }
 
@@ -271,6 +284,7 @@ func (d *Decider) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-refresh.C:
+		case <-d.nudge:
 		case <-reannounce.C:
 			announce = true
 		}

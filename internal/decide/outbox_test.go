@@ -306,3 +306,26 @@ func TestReannounce(t *testing.T) {
 		}
 	}
 }
+
+// TestNudge: a nudge makes Run evaluate every known entity at once, not at
+// the next refresh (an hour away here).
+func TestNudge(t *testing.T) {
+	c := kafkatest.New(t, 1, decisions)
+	rds := redistest.Server(t)
+	st := redisClient(t, rds)
+	addSensitive(t, st, "acme-sh", 0, 1_000) // allow
+	d := newInstance(t, c, st, nil, decide.Options{Reannounce: time.Hour, Refresh: time.Hour})
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d.run(t)
+	if s, _ := d.Status("acme-sh"); s.Decision != policy.Allow {
+		t.Fatalf("decision after start %s, want allow", s.Decision)
+	}
+	addSensitive(t, st, "acme-sh", 1_000, 10_400) // breached, seen only by a new round
+	d.Nudge()
+	poll.Until(t, 20*time.Second, "block after the nudge", func() bool {
+		s, _ := d.Status("acme-sh")
+		return s.Decision == policy.Block
+	})
+}

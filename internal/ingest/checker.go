@@ -37,9 +37,20 @@ type Checker struct {
 	interval time.Duration
 	log      *slog.Logger
 
-	mu      sync.Mutex
-	err     error     // the last verdict; nil: the store holds every committed offset
-	checked time.Time // when err was last established by a check
+	mu       sync.Mutex
+	err      error     // the last verdict; nil: the store holds every committed offset
+	checked  time.Time // when err was last established by a check
+	verified []func()  // called when the store is verified again (OnVerified)
+}
+
+// OnVerified registers f to be called, outside any lock, each time a check
+// finds the store whole after it was not (or not yet) verified: the
+// decision layer then decides again at once rather than at its next
+// refresh.
+func (c *Checker) OnVerified(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.verified = append(c.verified, f)
 }
 
 // NewChecker returns a checker that audits every interval (default 5s).
@@ -95,7 +106,13 @@ func (c *Checker) set(err error, checked bool) {
 	if checked {
 		c.checked = time.Now()
 	}
+	verified := c.verified
 	c.mu.Unlock()
+	if err == nil && was != nil {
+		for _, f := range verified {
+			f()
+		}
+	}
 	switch {
 	case err != nil && errors.Is(err, ErrStoreBehind) && (was == nil || !errors.Is(was, ErrStoreBehind)):
 		c.log.Error("store integrity lost: decisions answer 503 and nothing is committed until the store holds what the group committed", "err", err)
