@@ -216,6 +216,12 @@ func (c *Admin) Committed(ctx context.Context) (map[int]int64, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.committed(ctx, parts)
+}
+
+// committed returns the group's committed offsets of parts (partitions
+// without a commit are absent).
+func (c *Admin) committed(ctx context.Context, parts []int) (map[int]int64, error) {
 	resp, err := c.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: c.cfg.GroupID, Topics: map[string][]int{c.cfg.Topic: parts}})
 	if err == nil {
 		err = resp.Error
@@ -286,7 +292,7 @@ func (c *Admin) Audit(ctx context.Context, st OffsetReader) ([]PartitionAudit, e
 	if err != nil {
 		return nil, err
 	}
-	committed, err := c.Committed(ctx)
+	committed, err := c.committed(ctx, parts)
 	if err != nil {
 		return nil, err
 	}
