@@ -241,3 +241,48 @@ func TestDecisionFailsClosed(t *testing.T) {
 	})
 	svc.stop()
 }
+
+// TestStoreStatusAndAcceptLoss: Redis comes back empty and Kafka no longer
+// holds the oldest events. `transferwatch store status` says, per
+// partition, what is lost; `accept-loss --dry-run` records nothing;
+// `accept-loss` records the loss, and the service counts again from the
+// oldest events Kafka holds.
+func TestStoreStatusAndAcceptLoss(t *testing.T) {
+	c := cluster(t, 1)
+	rds := redistest.Server(t)
+	cfg := serviceConfig(t, c.Addr(), rds.Addr(), "tw", "tw", "")
+	s := generate(t, 13, 100)
+	c.Produce(topic, s.msgs...)
+	svc := start(t, cfg)
+	eventually(t, "everything committed", func() bool { return drained(c, "tw", len(s.msgs)) })
+	svc.stop()
+	c.DeleteRecords(topic, 0, 40) // retention took offsets 0-39
+	rds.RestartWith(nil)
+
+	code, out, errOut := cli(t, nil, "store", "status", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "LOST: 40 events counted nowhere (offsets 0 to 39)") {
+		t.Fatalf("store status = %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = cli(t, nil, "store", "accept-loss", "--config", cfg, "--dry-run")
+	if code != 0 || !strings.Contains(out, "dry run: nothing recorded") {
+		t.Fatalf("accept-loss --dry-run = %d\n%s", code, out)
+	}
+	if _, out, _ = cli(t, nil, "store", "status", "--config", cfg); !strings.Contains(out, "LOST") {
+		t.Fatalf("the dry run recorded something:\n%s", out)
+	}
+	code, out, _ = cli(t, nil, "store", "accept-loss", "--config", cfg, "--reason", "INC-1: no backup")
+	if code != 0 || !strings.Contains(out, "recorded the loss of partition 0 offsets 0 to 39 (40 events)") {
+		t.Fatalf("accept-loss = %d\n%s", code, out)
+	}
+	code, out, _ = cli(t, nil, "store", "status", "--config", cfg)
+	if code != 0 || strings.Contains(out, "LOST") || !strings.Contains(out, "(INC-1: no backup)") {
+		t.Fatalf("store status after accept-loss = %d\n%s", code, out)
+	}
+
+	svc = start(t, cfg)
+	eventually(t, "ready again", func() bool { code, _ := svc.get("/readyz"); return code == 200 })
+	eventually(t, "the 60 events Kafka holds counted again", func() bool {
+		return metric(svc, `transferwatch_events_total{result="accepted"}`) >= 60
+	})
+	svc.stop()
+}
