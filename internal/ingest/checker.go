@@ -124,6 +124,12 @@ func (c *Checker) set(err error, checked bool) {
 // Check audits the store now and returns the verdict (nil: whole).
 func (c *Checker) Check(ctx context.Context) error {
 	err := c.check(ctx)
+	if err != nil && !errors.Is(err, ErrStoreBehind) && ctx.Err() == nil {
+		// A connection pooled before a broker or Redis restart fails
+		// once (EOF); the second try dials afresh, so that readiness
+		// does not wait a whole interval for it.
+		err = c.check(ctx)
+	}
 	if err != nil && !errors.Is(err, ErrStoreBehind) {
 		err = fmt.Errorf("store integrity cannot be verified: %w", err)
 	}
