@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/internal/report"
 )
 
 // Statuses is the decider's cache.
@@ -45,6 +46,11 @@ type Options struct {
 	// Now is the clock of the decision answers' staleness. Default
 	// time.Now.
 	Now func() time.Time
+	// Dossiers, when set, serves GET /v1/entities/{id}/history and
+	// GET /v1/entities/{id}/report, rendered by Reports (nil: the default
+	// renderer).
+	Dossiers Dossiers
+	Reports  *report.Renderer
 }
 
 var entityID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -53,6 +59,9 @@ var entityID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 func Handler(o Options) http.Handler {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Reports == nil {
+		o.Reports = report.MustNew()
 	}
 	mux := newRoutes(o.Registerer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -122,6 +131,9 @@ func Handler(o Options) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, v)
 	})
+	if o.Dossiers != nil {
+		handleDossiers(v1, o.Dossiers, o.Reports)
+	}
 	v1.HandleFunc("/v1/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})

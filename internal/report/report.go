@@ -248,3 +248,13 @@ func num(n any) string {
 	}
 	return b.String()
 }
+
+// MustNew is New with the default catalogue; it panics if the embedded
+// template does not parse, which the package's tests rule out.
+func MustNew() *Renderer {
+	r, err := New(nil)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
