@@ -38,7 +38,9 @@ const (
 
 // NewTimeline returns the dated events of the entity's approvals (from the
 // registry entry e, for the first day of validity, and from st, for the
-// days the policy derives) and of its start-by windows, in date order.
+// days the policy derives) and of its start-by windows, in date order, with
+// today (the day of st.UpdatedAt: st must be evaluated). A zero e gives the
+// timeline of a cached status without the first days of validity.
 func NewTimeline(e policy.Entity, st policy.Status, startBy []StartBy) []Event {
 	today := policy.DateOf(st.UpdatedAt)
 	out := []Event{{Date: today, Kind: EventToday}}
