@@ -381,3 +381,24 @@ func TestSeriesSincePrevJan1(t *testing.T) {
 		t.Errorf("%d series without a location", len(s))
 	}
 }
+
+func TestDeadlines(t *testing.T) {
+	today := date(t, "2026-07-01")
+	c, until, by, past := date(t, "2027-09-04"), date(t, "2027-03-01"), date(t, "2026-11-30"), date(t, "2026-05-01")
+	st := policy.Status{
+		UpdatedAt: today.In(time.UTC),
+		Rules:     []policy.RuleReport{{ID: "personal-100k", Mechanism: policy.StandardContract, ForecastCrossing: &c}},
+		Approvals: []policy.ApprovalReport{
+			{Mechanism: policy.SecurityAssessment, Status: policy.Approved, Reference: "CAC-1", ValidUntil: &until, ReapplyBy: &by},
+			{Mechanism: policy.StandardContract, Status: policy.Approved, Reference: "SC-old", ValidUntil: &past},
+		},
+	}
+	var got []string
+	for _, e := range dossier.Deadlines(st, today) {
+		got = append(got, e.Date.String()+" "+e.Kind)
+	}
+	want := []string{"2026-11-30 reapply_by", "2027-03-01 valid_until", "2027-03-04 start_by_latest", "2027-09-04 forecast_crossing"}
+	if !slices.Equal(got, want) {
+		t.Errorf("deadlines %v, want %v", got, want)
+	}
+}

@@ -76,3 +76,21 @@ func NewTimeline(e policy.Entity, st policy.Status, startBy []StartBy) []Event {
 	slices.SortStableFunc(out, func(a, b Event) int { return a.Date.DaysSince(b.Date) })
 	return out
 }
+
+// Deadlines returns the coming deadlines of an evaluated status, soonest
+// first: the forecast crossings and the latest start-by dates of its rules
+// not covered, and the filing, re-application and expiry days of its
+// approvals, from today on. The entities page of the console sorts by the
+// first.
+func Deadlines(st policy.Status, today policy.Date) []Event {
+	out := []Event{}
+	for _, e := range NewTimeline(policy.Entity{}, st, StartByDates(st, today)) {
+		switch e.Kind {
+		case EventForecastCrossing, EventStartByLatest, EventFilingDue, EventReapplyBy, EventValidUntil:
+			if !e.Date.Before(today) {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
