@@ -29,6 +29,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/tlsfiles"
 )
@@ -242,15 +243,15 @@ type Approval struct {
 	// Reference is the filing or approval number, for people.
 	Reference string `yaml:"reference"`
 	// ValidFrom is the first day the approval covers; required when approved.
-	ValidFrom Date `yaml:"valid_from,omitempty"`
+	ValidFrom civil.Date `yaml:"valid_from,omitempty"`
 	// ValidUntil is the first day the approval no longer covers (exclusive);
 	// required when approved. It may lie no further from ValidFrom than the
 	// legal term (policy.LegalTerm).
-	ValidUntil Date `yaml:"valid_until,omitempty"`
+	ValidUntil civil.Date `yaml:"valid_until,omitempty"`
 	// FiledOn is the day a standard contract was filed with the provincial
 	// CAC (only for standard contracts). Not filed within 10 working days
 	// of ValidFrom, the day it takes effect, it covers nothing.
-	FiledOn Date `yaml:"filed_on,omitempty"`
+	FiledOn civil.Date `yaml:"filed_on,omitempty"`
 	// Scope is what the approval covers; absent: every flow.
 	Scope *Scope `yaml:"scope,omitempty"`
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 )
@@ -313,7 +314,7 @@ func (a *Approval) validate(p *problems, field, preset string) {
 	// which must not silently cover.
 	if years, ok := policy.LegalTerm(preset, policy.Mechanism(a.Mechanism)); ok && !a.ValidFrom.IsZero() && !a.ValidUntil.IsZero() &&
 		(preset == PresetCAC2022 || preset == PresetCAC2024) {
-		end := NewDate(a.ValidFrom.year+years, a.ValidFrom.month, a.ValidFrom.day)
+		end := civil.NewDate(a.ValidFrom.Year+years, a.ValidFrom.Month, a.ValidFrom.Day)
 		if a.ValidUntil.After(end) {
 			p.add(field+".valid_until", ErrInvalid, "%s: valid %s to %s, beyond the legal term of %d years under %s (%s): must be %s or earlier",
 				a.name(), a.ValidFrom, a.ValidUntil, years, preset, policy.LegalTermBasis(preset, policy.Mechanism(a.Mechanism)), end)

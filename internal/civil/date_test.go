@@ -1,4 +1,4 @@
-package config
+package civil
 
 import (
 	"encoding/json"
