@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
 // Statuses is the decider's cache.
@@ -46,8 +46,6 @@ type Options struct {
 	// time.Now.
 	Now func() time.Time
 }
-
-var entityID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // Handler returns the HTTP handler.
 func Handler(o Options) http.Handler {
@@ -108,8 +106,8 @@ func Handler(o Options) http.Handler {
 	})
 	v1.HandleFunc("GET /v1/entities/{id}/decision", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		if !entityID.MatchString(id) {
-			writeError(w, http.StatusBadRequest, "entity id must be 1-128 characters of A-Za-z0-9._:-")
+		if !event.ValidEntityID(id) {
+			writeError(w, http.StatusBadRequest, "entity id must be "+event.EntityIDRule)
 			return
 		}
 		// Fail closed: when the service does not know, the pipeline is

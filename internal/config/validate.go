@@ -13,6 +13,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
+	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
 // Limits of the validation.
@@ -41,8 +42,6 @@ const (
 )
 
 var (
-	// entityID is the pattern of entity ids, the same as the entity of events.
-	entityID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 	// kafkaTopic is the pattern of legal Kafka topic names.
 	kafkaTopic = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
 	// keyPrefix keeps Redis keys readable and free of hash-tag braces.
@@ -254,8 +253,8 @@ func validateEntities(p *problems, entities []Entity, preset string) {
 		switch j, dup := first[e.ID]; {
 		case e.ID == "":
 			p.add(field+".id", ErrRequired, "must not be empty")
-		case !entityID.MatchString(e.ID):
-			p.add(field+".id", ErrInvalid, "%q must be 1-128 characters of A-Za-z0-9._:-", e.ID)
+		case !event.ValidEntityID(e.ID):
+			p.add(field+".id", ErrInvalid, "%q must be %s", e.ID, event.EntityIDRule)
 		case dup:
 			p.add(field+".id", ErrDuplicate, "duplicate of entities[%d]", j)
 		default:
