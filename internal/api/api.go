@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
@@ -26,7 +27,7 @@ type Statuses interface {
 	Statuses() []policy.Status
 	// Verdict returns the entity's decision answer at now, or an error
 	// saying why it is not known.
-	Verdict(id string, now time.Time) (policy.Verdict, error)
+	Verdict(id string, now time.Time) (decision.Verdict, error)
 }
 
 // Options of the handler.

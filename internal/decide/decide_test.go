@@ -16,6 +16,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store/memstore"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
@@ -186,7 +187,7 @@ func TestChangePublishedOnce(t *testing.T) {
 		t.Fatalf("%d messages, want 3", len(msgs))
 	}
 	for i, want := range []string{"allow", "warn", "block"} {
-		var sig policy.Signal
+		var sig decision.Signal
 		if err := json.Unmarshal(msgs[i].Value, &sig); err != nil {
 			t.Fatal(err)
 		}

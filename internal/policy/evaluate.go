@@ -310,9 +310,9 @@ func Evaluate(s Settings, e Entity, obs Observation, now time.Time) Status {
 	for _, r := range ev.reasons {
 		switch {
 		case r.sev == sevBreach:
-			st.Decision = st.Decision.atLeast(Block)
+			st.Decision = st.Decision.AtLeast(Block)
 		case r.sev <= sevForecast:
-			st.Decision = st.Decision.atLeast(Warn)
+			st.Decision = st.Decision.AtLeast(Warn)
 		}
 		st.Reasons = append(st.Reasons, r.text)
 	}

@@ -234,7 +234,7 @@ func TestDecisions(t *testing.T) {
 	if Decision("maybe").Valid() || !Block.Valid() {
 		t.Error("Decision.Valid")
 	}
-	if Allow.atLeast(Block) != Block || Block.atLeast(Warn) != Block || Allow.atLeast(Warn) != Warn {
-		t.Error("Decision.atLeast")
+	if Allow.AtLeast(Block) != Block || Block.AtLeast(Warn) != Block || Allow.AtLeast(Warn) != Warn {
+		t.Error("Decision.AtLeast")
 	}
 }

@@ -661,7 +661,7 @@ func TestLegalTerm(t *testing.T) {
 
 func TestUnknown(t *testing.T) {
 	v := Unknown(settingsFor(t, PresetCAC2022), "newco-sh", now)
-	if v.Entity != "newco-sh" || v.Decision != Block || v.RequiredMechanism != StandardContract {
+	if v.Entity != "newco-sh" || v.Decision != Block || v.RequiredMechanism != string(StandardContract) {
 		t.Errorf("cac-2022: %+v, want block, standard_contract", v)
 	}
 	want := []string{
@@ -672,7 +672,7 @@ func TestUnknown(t *testing.T) {
 		t.Errorf("cac-2022 reasons\n got %q\nwant %q", v.Reasons, want)
 	}
 	v = Unknown(settingsFor(t, PresetCAC2024), "newco-sh", now)
-	if v.Decision != Allow || v.RequiredMechanism != MechanismNone || len(v.Reasons) != 2 ||
+	if v.Decision != Allow || v.RequiredMechanism != string(MechanismNone) || len(v.Reasons) != 2 ||
 		v.Reasons[1] != "no rule of cac-2024 requires a mechanism for one person's non-sensitive personal information" {
 		t.Errorf("cac-2024: %+v, want allow with its reasons", v)
 	}
