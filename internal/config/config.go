@@ -68,12 +68,12 @@ type Config struct {
 	Location *time.Location `yaml:"-" json:"-"`
 	// SubjectKey is the subject hashing key, from TW_SUBJECT_KEY or
 	// SubjectKeyFile. It is meaningful only when HasSubjectKey is true.
-	SubjectKey [16]byte `yaml:"-" json:"-"`
+	SubjectKey SecretKey `yaml:"-" json:"-"`
 	// HasSubjectKey reports whether SubjectKey was set.
 	HasSubjectKey bool `yaml:"-" json:"-"`
 	// APIToken is the bearer token /v1/* requires, from TW_API_TOKEN or
 	// HTTP.TokenFile; empty means no authentication.
-	APIToken string `yaml:"-" json:"-"`
+	APIToken Secret `yaml:"-" json:"-"`
 }
 
 // Kafka is the Kafka connection and the topics used.
@@ -137,7 +137,7 @@ type SASL struct {
 	// Username is required with every mechanism.
 	Username string `yaml:"username"`
 	// Password is required with every mechanism; it is never printed.
-	Password string `yaml:"password"`
+	Password Secret `yaml:"password"`
 }
 
 // Redis is the connection to the sketch store.
@@ -147,7 +147,7 @@ type Redis struct {
 	// Username is the ACL user, if any.
 	Username string `yaml:"username"`
 	// Password is never printed; TW_REDIS_PASSWORD overrides it.
-	Password string `yaml:"password"`
+	Password Secret `yaml:"password"`
 	// DB is the database number of a single node; a cluster has only 0.
 	DB int `yaml:"db"`
 	// TLS secures the connection.
@@ -417,10 +417,10 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		}
 	}
 	if v := getenv(EnvRedisPassword); v != "" {
-		c.Redis.Password = v
+		c.Redis.Password = Secret(v)
 	}
 	if v := getenv(EnvKafkaSASLPassword); v != "" {
-		c.Kafka.SASL.Password = v
+		c.Kafka.SASL.Password = Secret(v)
 	}
 	if v := getenv(EnvSubjectKey); v != "" {
 		if key, ok := parseSubjectKey(v); ok {
@@ -434,7 +434,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	}
 	if v := strings.TrimSpace(getenv(EnvAPIToken)); v != "" {
 		if validToken(v) {
-			c.APIToken = v
+			c.APIToken = Secret(v)
 		} else {
 			p.add(EnvAPIToken, ErrInvalid, "must be printable ASCII without spaces")
 		}
@@ -472,7 +472,7 @@ func (c *Config) Resolve() error {
 		} else if !validToken(tok) {
 			p.add("http.token_file", ErrInvalid, "the token in %s must be printable ASCII without spaces", c.HTTP.TokenFile)
 		} else {
-			c.APIToken = tok
+			c.APIToken = Secret(tok)
 		}
 	}
 	c.checkTLSFiles(&p)

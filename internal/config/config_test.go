@@ -284,7 +284,7 @@ func TestApplyEnv(t *testing.T) {
 	}
 	wantKey := [16]byte{0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}
 	if !c.HasSubjectKey || c.SubjectKey != wantKey {
-		t.Errorf("subject key = %x (set %v)", c.SubjectKey, c.HasSubjectKey)
+		t.Errorf("subject key = %x (set %v)", [16]byte(c.SubjectKey), c.HasSubjectKey)
 	}
 	if c.HTTP.Addr != "127.0.0.1:9000" {
 		t.Errorf("http addr = %q", c.HTTP.Addr)
@@ -350,8 +350,8 @@ func TestResolveSubjectKeyFile(t *testing.T) {
 		if err := c.Resolve(); err != nil {
 			t.Fatal(err)
 		}
-		if !c.HasSubjectKey || fmt.Sprintf("%x", c.SubjectKey) != testKey {
-			t.Errorf("subject key = %x (set %v)", c.SubjectKey, c.HasSubjectKey)
+		if !c.HasSubjectKey || fmt.Sprintf("%x", [16]byte(c.SubjectKey)) != testKey {
+			t.Errorf("subject key = %x (set %v)", [16]byte(c.SubjectKey), c.HasSubjectKey)
 		}
 		if err := c.RequireSubjectKey(); err != nil {
 			t.Errorf("RequireSubjectKey() = %v", err)
@@ -367,8 +367,8 @@ func TestResolveSubjectKeyFile(t *testing.T) {
 		if err := c.Resolve(); err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprintf("%x", c.SubjectKey) != other {
-			t.Errorf("subject key = %x, want the environment's", c.SubjectKey)
+		if fmt.Sprintf("%x", [16]byte(c.SubjectKey)) != other {
+			t.Errorf("subject key = %x, want the environment's", [16]byte(c.SubjectKey))
 		}
 	})
 	t.Run("malformed file", func(t *testing.T) {
