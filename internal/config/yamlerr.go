@@ -13,10 +13,11 @@ import (
 // go.yaml.in/yaml/v3 (the maintained successor of gopkg.in/yaml.v3) still
 // reports decoding problems only as the strings of *yaml.TypeError, in
 // yaml.v3's words ("line N: field x not found in type T", "line N: mapping
-// key "x" already defined at line M"); typed errors carrying the line
-// (*yaml.UnmarshalError) arrive only with go.yaml.in/yaml/v4. So the lines
-// are still split with these patterns; the tests of config_test.go pin the
-// messages that come out, so a change of wording fails them.
+// key "x" already defined at line M"): v3.0.6 has no typed error carrying
+// the line (checked in its source: TypeError{Errors []string} is all). So
+// the lines are still split with these patterns; the tests of
+// config_test.go pin the messages that come out, so a change of wording in
+// an upgrade fails them.
 var (
 	// yamlLine splits one message of a *yaml.TypeError.
 	yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
