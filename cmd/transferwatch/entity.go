@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -20,6 +19,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/config"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
+	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
 const entityUsage = `Usage: transferwatch entity ID [--url URL | --config FILE] [--json]
@@ -39,8 +39,6 @@ Flags:
 Exit status: 0; 1 when the entity is neither configured nor seen, or the service or the
 store cannot be read; 2 on a usage error.
 `
-
-var entityIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // errUnknownEntity is an entity neither configured nor seen.
 var errUnknownEntity = errors.New("neither configured nor seen")
@@ -63,8 +61,8 @@ func entityCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		fmt.Fprintln(stderr, "transferwatch entity: give one entity ID")
 		fs.Usage()
 		return 2
-	case !entityIDPattern.MatchString(pos[0]):
-		fmt.Fprintln(stderr, "transferwatch entity: an entity ID is 1-128 characters of A-Za-z0-9._:-")
+	case !event.ValidEntityID(pos[0]):
+		fmt.Fprintln(stderr, "transferwatch entity: an entity ID is "+event.EntityIDRule)
 		return 2
 	case urlSet && *configPath != "":
 		fmt.Fprintln(stderr, "transferwatch entity: --url or --config, not both")

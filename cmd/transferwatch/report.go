@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/transferwatch/transferwatch/pkg/event"
 	"io"
 	"path/filepath"
 	"time"
@@ -45,8 +46,8 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		fmt.Fprintln(stderr, "transferwatch report: --config FILE, --entity ID and --out DIR are required, and nothing else")
 		return 2
 	}
-	if !entityIDPattern.MatchString(*id) {
-		fmt.Fprintln(stderr, "transferwatch report: the entity id must be 1-128 characters of A-Za-z0-9._:-")
+	if !event.ValidEntityID(*id) {
+		fmt.Fprintln(stderr, "transferwatch report: the entity id must be "+event.EntityIDRule)
 		return 2
 	}
 	lang, ok := i18n.ParseLang(*langFlag)

@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/report"
+	"github.com/transferwatch/transferwatch/pkg/decision"
+	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
 // Statuses is the decider's cache.
@@ -27,7 +28,7 @@ type Statuses interface {
 	Statuses() []policy.Status
 	// Verdict returns the entity's decision answer at now, or an error
 	// saying why it is not known.
-	Verdict(id string, now time.Time) (policy.Verdict, error)
+	Verdict(id string, now time.Time) (decision.Verdict, error)
 }
 
 // Options of the handler.
@@ -52,8 +53,6 @@ type Options struct {
 	Dossiers Dossiers
 	Reports  *report.Renderer
 }
-
-var entityID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // Handler returns the HTTP handler.
 func Handler(o Options) http.Handler {
@@ -117,8 +116,8 @@ func Handler(o Options) http.Handler {
 	})
 	v1.HandleFunc("GET /v1/entities/{id}/decision", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		if !entityID.MatchString(id) {
-			writeError(w, http.StatusBadRequest, "entity id must be 1-128 characters of A-Za-z0-9._:-")
+		if !event.ValidEntityID(id) {
+			writeError(w, http.StatusBadRequest, "entity id must be "+event.EntityIDRule)
 			return
 		}
 		// Fail closed: when the service does not know, the pipeline is

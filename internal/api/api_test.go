@@ -16,6 +16,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/api"
 	"github.com/transferwatch/transferwatch/internal/decide"
 	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // statuses is a fixed cache; the decider behind the real one is tested in
@@ -39,12 +40,12 @@ func (s statuses) Statuses() []policy.Status {
 	}
 	return out
 }
-func (s statuses) Verdict(id string, now time.Time) (policy.Verdict, error) {
+func (s statuses) Verdict(id string, now time.Time) (decision.Verdict, error) {
 	if !now.Equal(asOf.Add(time.Second)) {
-		return policy.Verdict{}, errors.New("wrong clock")
+		return decision.Verdict{}, errors.New("wrong clock")
 	}
 	if verdictErr != nil {
-		return policy.Verdict{}, verdictErr
+		return decision.Verdict{}, verdictErr
 	}
 	st, ok := s[id]
 	if !ok {

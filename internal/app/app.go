@@ -197,7 +197,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Statuses:   dec,
 		Gatherer:   reg,
 		Registerer: reg,
-		Token:      cfg.APIToken,
+		Token:      string(cfg.APIToken),
 		Pprof:      cfg.HTTP.Pprof,
 		Now:        o.Now,
 		Dossiers: dossier.New(st, dossier.Options{
@@ -343,7 +343,7 @@ func OpenStore(cfg *config.Config) (*redisstore.Store, error) {
 	o := redisstore.Options{
 		Addrs:     cfg.Redis.Addrs,
 		Username:  cfg.Redis.Username,
-		Password:  cfg.Redis.Password,
+		Password:  string(cfg.Redis.Password),
 		DB:        cfg.Redis.DB,
 		KeyPrefix: cfg.Redis.KeyPrefix,
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/config"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
@@ -18,7 +19,7 @@ func TestRegistry(t *testing.T) {
 		ID: "acme-sh", Name: "Acme", CIIO: true, FTZ: "shanghai-lingang", Employees: 3_000, ProcessedSubjects: 3_000_000,
 		Approvals: []config.Approval{{
 			Mechanism: config.MechanismStandardContract, Status: config.StatusApproved, Reference: "SC-2026-0007",
-			ValidFrom: config.NewDate(2026, 10, 1), ValidUntil: config.NewDate(2029, 10, 1), FiledOn: config.NewDate(2026, 10, 9),
+			ValidFrom: civil.NewDate(2026, 10, 1), ValidUntil: civil.NewDate(2029, 10, 1), FiledOn: civil.NewDate(2026, 10, 9),
 			Scope: &config.Scope{Recipients: []string{"acme-inc-us"}, Destinations: []string{"US", "GB"},
 				Categories: []string{"personal", "sensitive"}, MaxSubjects: 1_200_000},
 		}},

@@ -39,8 +39,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/syncbuf"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // Options of a benchmark run.
@@ -262,7 +262,7 @@ func (h *harness) readDecisions() (stop func()) {
 				return
 			}
 			now := time.Now()
-			var sig policy.Signal
+			var sig decision.Signal
 			if json.Unmarshal(m.Value, &sig) != nil {
 				continue
 			}

@@ -27,8 +27,9 @@ import (
 	// container image without /usr/share/zoneinfo.
 	_ "time/tzdata"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/tlsfiles"
 )
@@ -67,12 +68,12 @@ type Config struct {
 	Location *time.Location `yaml:"-" json:"-"`
 	// SubjectKey is the subject hashing key, from TW_SUBJECT_KEY or
 	// SubjectKeyFile. It is meaningful only when HasSubjectKey is true.
-	SubjectKey [16]byte `yaml:"-" json:"-"`
+	SubjectKey SecretKey `yaml:"-" json:"-"`
 	// HasSubjectKey reports whether SubjectKey was set.
 	HasSubjectKey bool `yaml:"-" json:"-"`
 	// APIToken is the bearer token /v1/* requires, from TW_API_TOKEN or
 	// HTTP.TokenFile; empty means no authentication.
-	APIToken string `yaml:"-" json:"-"`
+	APIToken Secret `yaml:"-" json:"-"`
 }
 
 // Kafka is the Kafka connection and the topics used.
@@ -136,7 +137,7 @@ type SASL struct {
 	// Username is required with every mechanism.
 	Username string `yaml:"username"`
 	// Password is required with every mechanism; it is never printed.
-	Password string `yaml:"password"`
+	Password Secret `yaml:"password"`
 }
 
 // Redis is the connection to the sketch store.
@@ -146,7 +147,7 @@ type Redis struct {
 	// Username is the ACL user, if any.
 	Username string `yaml:"username"`
 	// Password is never printed; TW_REDIS_PASSWORD overrides it.
-	Password string `yaml:"password"`
+	Password Secret `yaml:"password"`
 	// DB is the database number of a single node; a cluster has only 0.
 	DB int `yaml:"db"`
 	// TLS secures the connection.
@@ -242,15 +243,15 @@ type Approval struct {
 	// Reference is the filing or approval number, for people.
 	Reference string `yaml:"reference"`
 	// ValidFrom is the first day the approval covers; required when approved.
-	ValidFrom Date `yaml:"valid_from,omitempty"`
+	ValidFrom civil.Date `yaml:"valid_from,omitempty"`
 	// ValidUntil is the first day the approval no longer covers (exclusive);
 	// required when approved. It may lie no further from ValidFrom than the
 	// legal term (policy.LegalTerm).
-	ValidUntil Date `yaml:"valid_until,omitempty"`
+	ValidUntil civil.Date `yaml:"valid_until,omitempty"`
 	// FiledOn is the day a standard contract was filed with the provincial
 	// CAC (only for standard contracts). Not filed within 10 working days
 	// of ValidFrom, the day it takes effect, it covers nothing.
-	FiledOn Date `yaml:"filed_on,omitempty"`
+	FiledOn civil.Date `yaml:"filed_on,omitempty"`
 	// Scope is what the approval covers; absent: every flow.
 	Scope *Scope `yaml:"scope,omitempty"`
 }
@@ -416,10 +417,10 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		}
 	}
 	if v := getenv(EnvRedisPassword); v != "" {
-		c.Redis.Password = v
+		c.Redis.Password = Secret(v)
 	}
 	if v := getenv(EnvKafkaSASLPassword); v != "" {
-		c.Kafka.SASL.Password = v
+		c.Kafka.SASL.Password = Secret(v)
 	}
 	if v := getenv(EnvSubjectKey); v != "" {
 		if key, ok := parseSubjectKey(v); ok {
@@ -433,7 +434,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	}
 	if v := strings.TrimSpace(getenv(EnvAPIToken)); v != "" {
 		if validToken(v) {
-			c.APIToken = v
+			c.APIToken = Secret(v)
 		} else {
 			p.add(EnvAPIToken, ErrInvalid, "must be printable ASCII without spaces")
 		}
@@ -471,7 +472,7 @@ func (c *Config) Resolve() error {
 		} else if !validToken(tok) {
 			p.add("http.token_file", ErrInvalid, "the token in %s must be printable ASCII without spaces", c.HTTP.TokenFile)
 		} else {
-			c.APIToken = tok
+			c.APIToken = Secret(tok)
 		}
 	}
 	c.checkTLSFiles(&p)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/civil"
 )
 
 const examplePath = "../../deploy/config.example.yaml"
@@ -131,7 +133,7 @@ entities:
 		t.Errorf("policy = %+v", c.Policy)
 	}
 	a := c.Entities[0].Approvals[0]
-	if a.ValidFrom != NewDate(2025, 1, 1) || a.ValidUntil != NewDate(2026, 1, 1) {
+	if a.ValidFrom != civil.NewDate(2025, 1, 1) || a.ValidUntil != civil.NewDate(2026, 1, 1) {
 		t.Errorf("approval dates = %s..%s", a.ValidFrom, a.ValidUntil)
 	}
 	if err := c.Validate(); err != nil {
@@ -282,7 +284,7 @@ func TestApplyEnv(t *testing.T) {
 	}
 	wantKey := [16]byte{0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}
 	if !c.HasSubjectKey || c.SubjectKey != wantKey {
-		t.Errorf("subject key = %x (set %v)", c.SubjectKey, c.HasSubjectKey)
+		t.Errorf("subject key = %x (set %v)", [16]byte(c.SubjectKey), c.HasSubjectKey)
 	}
 	if c.HTTP.Addr != "127.0.0.1:9000" {
 		t.Errorf("http addr = %q", c.HTTP.Addr)
@@ -348,8 +350,8 @@ func TestResolveSubjectKeyFile(t *testing.T) {
 		if err := c.Resolve(); err != nil {
 			t.Fatal(err)
 		}
-		if !c.HasSubjectKey || fmt.Sprintf("%x", c.SubjectKey) != testKey {
-			t.Errorf("subject key = %x (set %v)", c.SubjectKey, c.HasSubjectKey)
+		if !c.HasSubjectKey || fmt.Sprintf("%x", [16]byte(c.SubjectKey)) != testKey {
+			t.Errorf("subject key = %x (set %v)", [16]byte(c.SubjectKey), c.HasSubjectKey)
 		}
 		if err := c.RequireSubjectKey(); err != nil {
 			t.Errorf("RequireSubjectKey() = %v", err)
@@ -365,8 +367,8 @@ func TestResolveSubjectKeyFile(t *testing.T) {
 		if err := c.Resolve(); err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprintf("%x", c.SubjectKey) != other {
-			t.Errorf("subject key = %x, want the environment's", c.SubjectKey)
+		if fmt.Sprintf("%x", [16]byte(c.SubjectKey)) != other {
+			t.Errorf("subject key = %x, want the environment's", [16]byte(c.SubjectKey))
 		}
 	})
 	t.Run("malformed file", func(t *testing.T) {
@@ -472,7 +474,7 @@ func TestLoadExample(t *testing.T) {
 	e := c.Entities[0]
 	want := Entity{ID: "acme-sh", Name: "Acme (Shanghai) Co., Ltd.", Approvals: []Approval{{
 		Mechanism: MechanismSecurityAssessment, Status: StatusApproved, Reference: "CAC-2025-0042",
-		ValidFrom: NewDate(2025, 3, 1), ValidUntil: NewDate(2027, 3, 1),
+		ValidFrom: civil.NewDate(2025, 3, 1), ValidUntil: civil.NewDate(2027, 3, 1),
 	}}}
 	if !reflect.DeepEqual(e, want) {
 		t.Errorf("entities[0] = %+v, want the contract's example %+v", e, want)
@@ -495,7 +497,7 @@ func TestExampleHasEveryKey(t *testing.T) {
 			if ft.Kind() == reflect.Slice {
 				ft = ft.Elem()
 			}
-			if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[Date]() {
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[civil.Date]() {
 				out = append(out, keys(ft, p)...)
 			}
 		}
@@ -645,7 +647,7 @@ entities:
 	if e.FTZ != "shanghai-lingang" || e.Employees != 3000 || e.ProcessedSubjects != 3_000_000 {
 		t.Errorf("entity %+v", e)
 	}
-	if a := e.Approvals[0]; a.FiledOn != NewDate(2026, 10, 9) {
+	if a := e.Approvals[0]; a.FiledOn != civil.NewDate(2026, 10, 9) {
 		t.Errorf("filed_on %s, want 2026-10-09", a.FiledOn)
 	}
 	if err := c.Validate(); err != nil {

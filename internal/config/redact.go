@@ -8,24 +8,16 @@ import (
 	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
-// redacted replaces a secret that is set when a configuration is printed.
-const redacted = "<redacted>"
-
-// Redacted returns a deep copy of c fit for printing: the passwords and the
-// API token are replaced by "<redacted>" when set, and the subject key is
-// zeroed (HasSubjectKey still says whether one was given). The copy is for
-// display only; never run on it.
+// Redacted returns a deep copy of c fit for printing. Its secrets are of
+// types (Secret, SecretKey) that print and encode as "<redacted>", as they
+// do in c itself. The copy is for display only; never run on it.
 func (c *Config) Redacted() *Config {
 	r := *c
 	r.Kafka.Brokers = slices.Clone(c.Kafka.Brokers)
-	r.Kafka.SASL.Password = redact(c.Kafka.SASL.Password)
 	r.Redis.Addrs = slices.Clone(c.Redis.Addrs)
-	r.Redis.Password = redact(c.Redis.Password)
-	r.SubjectKey = [16]byte{}
-	r.APIToken = redact(c.APIToken)
 	r.Entities = slices.Clone(c.Entities)
 	for i := range r.Entities {
 		r.Entities[i].Approvals = slices.Clone(r.Entities[i].Approvals)
@@ -62,30 +54,6 @@ func (c Config) GoString() string { return c.String() }
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config // no methods: no recursion
 	return json.Marshal((*plain)(c.Redacted()))
-}
-
-// String shows the SASL settings with the password redacted.
-func (s SASL) String() string {
-	return fmt.Sprintf("{Mechanism:%s Username:%s Password:%s}", s.Mechanism, s.Username, redact(s.Password))
-}
-
-// GoString is String, so that %#v does not show the password either.
-func (s SASL) GoString() string { return s.String() }
-
-// String shows the Redis settings with the password redacted.
-func (r Redis) String() string {
-	return fmt.Sprintf("{Addrs:%v Username:%s Password:%s DB:%d TLS:%+v KeyPrefix:%s}",
-		r.Addrs, r.Username, redact(r.Password), r.DB, r.TLS, r.KeyPrefix)
-}
-
-// GoString is String, so that %#v does not show the password either.
-func (r Redis) GoString() string { return r.String() }
-
-func redact(secret string) string {
-	if secret == "" {
-		return ""
-	}
-	return redacted
 }
 
 func setOrNot(set bool) string {

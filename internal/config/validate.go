@@ -10,8 +10,10 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
+	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
 // Limits of the validation.
@@ -40,8 +42,6 @@ const (
 )
 
 var (
-	// entityID is the pattern of entity ids, the same as the entity of events.
-	entityID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 	// kafkaTopic is the pattern of legal Kafka topic names.
 	kafkaTopic = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
 	// keyPrefix keeps Redis keys readable and free of hash-tag braces.
@@ -253,8 +253,8 @@ func validateEntities(p *problems, entities []Entity, preset string) {
 		switch j, dup := first[e.ID]; {
 		case e.ID == "":
 			p.add(field+".id", ErrRequired, "must not be empty")
-		case !entityID.MatchString(e.ID):
-			p.add(field+".id", ErrInvalid, "%q must be 1-128 characters of A-Za-z0-9._:-", e.ID)
+		case !event.ValidEntityID(e.ID):
+			p.add(field+".id", ErrInvalid, "%q must be %s", e.ID, event.EntityIDRule)
 		case dup:
 			p.add(field+".id", ErrDuplicate, "duplicate of entities[%d]", j)
 		default:
@@ -313,7 +313,7 @@ func (a *Approval) validate(p *problems, field, preset string) {
 	// which must not silently cover.
 	if years, ok := policy.LegalTerm(preset, policy.Mechanism(a.Mechanism)); ok && !a.ValidFrom.IsZero() && !a.ValidUntil.IsZero() &&
 		(preset == PresetCAC2022 || preset == PresetCAC2024) {
-		end := NewDate(a.ValidFrom.year+years, a.ValidFrom.month, a.ValidFrom.day)
+		end := civil.NewDate(a.ValidFrom.Year+years, a.ValidFrom.Month, a.ValidFrom.Day)
 		if a.ValidUntil.After(end) {
 			p.add(field+".valid_until", ErrInvalid, "%s: valid %s to %s, beyond the legal term of %d years under %s (%s): must be %s or earlier",
 				a.name(), a.ValidFrom, a.ValidUntil, years, preset, policy.LegalTermBasis(preset, policy.Mechanism(a.Mechanism)), end)

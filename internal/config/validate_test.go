@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/civil"
 )
 
 // validConfig returns a valid configuration with two entities, so that
@@ -15,7 +17,7 @@ func validConfig() *Config {
 	c.Entities = []Entity{
 		{ID: "acme-sh", Name: "Acme", Approvals: []Approval{{
 			Mechanism: MechanismSecurityAssessment, Status: StatusApproved, Reference: "CAC-1",
-			ValidFrom: NewDate(2025, 3, 1), ValidUntil: NewDate(2027, 3, 1),
+			ValidFrom: civil.NewDate(2025, 3, 1), ValidUntil: civil.NewDate(2027, 3, 1),
 		}}},
 		{ID: "acme-bj", Approvals: []Approval{{Mechanism: MechanismStandardContract, Status: StatusPending}}},
 	}
@@ -107,11 +109,11 @@ func TestValidate(t *testing.T) {
 		{"mechanism unknown", func(c *Config) { c.Entities[1].Approvals[0].Mechanism = "bcr" }, "entities[1].approvals[0].mechanism", `got "bcr"`, ErrInvalid},
 		{"status empty", func(c *Config) { c.Entities[1].Approvals[0].Status = "" }, "entities[1].approvals[0].status", "must be approved, pending or rejected", ErrRequired},
 		{"status unknown", func(c *Config) { c.Entities[1].Approvals[0].Status = "granted" }, "entities[1].approvals[0].status", `got "granted"`, ErrInvalid},
-		{"approved without valid_from", func(c *Config) { c.Entities[0].Approvals[0].ValidFrom = Date{} }, "entities[0].approvals[0].valid_from", "required for an approved approval", ErrRequired},
-		{"approved without valid_until", func(c *Config) { c.Entities[0].Approvals[0].ValidUntil = Date{} }, "entities[0].approvals[0].valid_until", "required for an approved approval", ErrRequired},
+		{"approved without valid_from", func(c *Config) { c.Entities[0].Approvals[0].ValidFrom = civil.Date{} }, "entities[0].approvals[0].valid_from", "required for an approved approval", ErrRequired},
+		{"approved without valid_until", func(c *Config) { c.Entities[0].Approvals[0].ValidUntil = civil.Date{} }, "entities[0].approvals[0].valid_until", "required for an approved approval", ErrRequired},
 		{"valid_until before valid_from", func(c *Config) {
 			a := &c.Entities[1].Approvals[0]
-			a.ValidFrom, a.ValidUntil = NewDate(2026, 1, 1), NewDate(2025, 1, 1)
+			a.ValidFrom, a.ValidUntil = civil.NewDate(2026, 1, 1), civil.NewDate(2025, 1, 1)
 		}, "entities[1].approvals[0].valid_until", "must be after valid_from", ErrInvalid},
 		{"valid_until equal to valid_from", func(c *Config) {
 			a := &c.Entities[0].Approvals[0]
@@ -125,23 +127,23 @@ func TestValidate(t *testing.T) {
 		{"processed_subjects negative", func(c *Config) { c.Entities[1].ProcessedSubjects = -5 }, "entities[1].processed_subjects", "must be between 0 and 10000000000, got -5", ErrInvalid},
 		{"processed_subjects beyond the world", func(c *Config) { c.Entities[1].ProcessedSubjects = 20_000_000_000 }, "entities[1].processed_subjects", "must be between 0 and 10000000000", ErrInvalid},
 		{"security assessment beyond 3 years under cac-2024", func(c *Config) {
-			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = NewDate(2025, 1, 1), NewDate(2035, 1, 1)
+			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = civil.NewDate(2025, 1, 1), civil.NewDate(2035, 1, 1)
 		}, "entities[0].approvals[0].valid_until",
 			`approval "CAC-1" (security_assessment): valid 2025-01-01 to 2035-01-01, beyond the legal term of 3 years under cac-2024 (2024 Provisions Art. 9): must be 2028-01-01 or earlier`, ErrInvalid},
 		{"security assessment beyond 2 years under cac-2022", func(c *Config) {
 			c.Policy.Preset = PresetCAC2022
-			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = NewDate(2025, 3, 1), NewDate(2027, 3, 2)
+			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = civil.NewDate(2025, 3, 1), civil.NewDate(2027, 3, 2)
 		}, "entities[0].approvals[0].valid_until",
 			"beyond the legal term of 2 years under cac-2022 (2022 Measures Art. 14): must be 2027-03-01 or earlier", ErrInvalid},
 		{"certification beyond 3 years", func(c *Config) {
 			c.Entities[1].Approvals[0] = Approval{Mechanism: MechanismCertification, Status: StatusApproved, Reference: "PIPC-7",
-				ValidFrom: NewDate(2024, 2, 29), ValidUntil: NewDate(2027, 3, 2)}
+				ValidFrom: civil.NewDate(2024, 2, 29), ValidUntil: civil.NewDate(2027, 3, 2)}
 		}, "entities[1].approvals[0].valid_until", `approval "PIPC-7" (certification): valid 2024-02-29 to 2027-03-02, beyond the legal term of 3 years`, ErrInvalid},
 		{"pending security assessment beyond its term", func(c *Config) {
 			c.Entities[1].Approvals[0] = Approval{Mechanism: MechanismSecurityAssessment, Status: StatusPending,
-				ValidFrom: NewDate(2026, 1, 1), ValidUntil: NewDate(2030, 1, 1)}
+				ValidFrom: civil.NewDate(2026, 1, 1), ValidUntil: civil.NewDate(2030, 1, 1)}
 		}, "entities[1].approvals[0].valid_until", "approval (security_assessment, no reference): valid 2026-01-01 to 2030-01-01", ErrInvalid},
-		{"filed_on on a security assessment", func(c *Config) { c.Entities[0].Approvals[0].FiledOn = NewDate(2025, 3, 5) }, "entities[0].approvals[0].filed_on",
+		{"filed_on on a security assessment", func(c *Config) { c.Entities[0].Approvals[0].FiledOn = civil.NewDate(2025, 3, 5) }, "entities[0].approvals[0].filed_on",
 			`approval "CAC-1" (security_assessment): only a standard contract is filed`, ErrConflict},
 		{"scope destination lower case", func(c *Config) { c.Entities[0].Approvals[0].Scope = &Scope{Destinations: []string{"US", "sg"}} },
 			"entities[0].approvals[0].scope.destinations[1]", `approval "CAC-1" (security_assessment): must be an ISO 3166-1 alpha-2 code in upper case (like US or GB), got "sg"`, ErrInvalid},
@@ -209,30 +211,30 @@ func TestValidateAcceptsValidVariants(t *testing.T) {
 		{"pending approval without dates", func(c *Config) { c.Entities[1].Approvals[0].Status = StatusPending }},
 		{"rejected with dates", func(c *Config) {
 			c.Entities[1].Approvals[0] = Approval{Mechanism: MechanismCertification, Status: StatusRejected,
-				ValidFrom: NewDate(2025, 1, 1), ValidUntil: NewDate(2026, 1, 1)}
+				ValidFrom: civil.NewDate(2025, 1, 1), ValidUntil: civil.NewDate(2026, 1, 1)}
 		}},
 		{"entity id charset", func(c *Config) { c.Entities[0].ID = "Acme.SH:cn_1-2" }},
 		{"entity in a free-trade zone with staff and a CRM", func(c *Config) {
 			c.Entities[0].FTZ, c.Entities[0].Employees, c.Entities[0].ProcessedSubjects = "中国(上海)自由贸易试验区", 3_000, 3_000_000
 		}},
 		{"security assessment of exactly 3 years under cac-2024", func(c *Config) {
-			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = NewDate(2025, 3, 1), NewDate(2028, 3, 1)
+			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = civil.NewDate(2025, 3, 1), civil.NewDate(2028, 3, 1)
 		}},
 		{"security assessment of exactly 2 years under cac-2022", func(c *Config) {
 			c.Policy.Preset = PresetCAC2022
-			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = NewDate(2025, 3, 1), NewDate(2027, 3, 1)
+			c.Entities[0].Approvals[0].ValidFrom, c.Entities[0].Approvals[0].ValidUntil = civil.NewDate(2025, 3, 1), civil.NewDate(2027, 3, 1)
 		}},
 		{"certification from a leap day, 3 years", func(c *Config) {
 			c.Entities[1].Approvals[0] = Approval{Mechanism: MechanismCertification, Status: StatusApproved,
-				ValidFrom: NewDate(2024, 2, 29), ValidUntil: NewDate(2027, 3, 1)}
+				ValidFrom: civil.NewDate(2024, 2, 29), ValidUntil: civil.NewDate(2027, 3, 1)}
 		}},
 		{"standard contract of ten years, filed", func(c *Config) {
 			c.Entities[1].Approvals[0] = Approval{Mechanism: MechanismStandardContract, Status: StatusApproved, Reference: "SC-1",
-				ValidFrom: NewDate(2026, 10, 1), ValidUntil: NewDate(2036, 10, 1), FiledOn: NewDate(2026, 10, 9)}
+				ValidFrom: civil.NewDate(2026, 10, 1), ValidUntil: civil.NewDate(2036, 10, 1), FiledOn: civil.NewDate(2026, 10, 9)}
 		}},
 		{"standard contract filed late: the policy says it covers nothing, not check-config", func(c *Config) {
 			c.Entities[1].Approvals[0] = Approval{Mechanism: MechanismStandardContract, Status: StatusApproved, Reference: "SC-1",
-				ValidFrom: NewDate(2026, 10, 1), ValidUntil: NewDate(2029, 10, 1), FiledOn: NewDate(2026, 12, 1)}
+				ValidFrom: civil.NewDate(2026, 10, 1), ValidUntil: civil.NewDate(2029, 10, 1), FiledOn: civil.NewDate(2026, 12, 1)}
 		}},
 	}
 	for _, tt := range tests {
@@ -254,7 +256,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.Policy.Preset = "cac-2099"
 	c.Policy.Levels = Levels{0.9, 0.5, 0.95}
 	c.Entities = append(c.Entities, Entity{ID: "x y"}, Entity{ID: "acme-sh"})
-	c.Entities[0].Approvals[0].ValidUntil = NewDate(2020, 1, 1)
+	c.Entities[0].Approvals[0].ValidUntil = civil.NewDate(2020, 1, 1)
 
 	err := c.Validate()
 	want := []string{
@@ -298,17 +300,17 @@ func TestValidateRejectsEveryInvalidApproval(t *testing.T) {
 	c.Entities = []Entity{
 		{ID: "acme-sh", Approvals: []Approval{
 			{Mechanism: MechanismSecurityAssessment, Status: StatusApproved, Reference: "CAC-2025-0001",
-				ValidFrom: NewDate(2025, 1, 1), ValidUntil: NewDate(2035, 1, 1)}, // ten years
+				ValidFrom: civil.NewDate(2025, 1, 1), ValidUntil: civil.NewDate(2035, 1, 1)}, // ten years
 			{Mechanism: MechanismCertification, Status: StatusApproved, Reference: "PIPC-2025-9",
-				ValidFrom: NewDate(2025, 1, 1), ValidUntil: NewDate(2028, 1, 2), FiledOn: NewDate(2025, 1, 5)}, // a day too long, and filed
+				ValidFrom: civil.NewDate(2025, 1, 1), ValidUntil: civil.NewDate(2028, 1, 2), FiledOn: civil.NewDate(2025, 1, 5)}, // a day too long, and filed
 			{Mechanism: MechanismStandardContract, Status: StatusApproved, Reference: "SC-2026-0007",
-				ValidFrom: NewDate(2026, 10, 1), ValidUntil: NewDate(2029, 10, 1), FiledOn: NewDate(2026, 10, 9)}, // fine
+				ValidFrom: civil.NewDate(2026, 10, 1), ValidUntil: civil.NewDate(2029, 10, 1), FiledOn: civil.NewDate(2026, 10, 9)}, // fine
 			{Mechanism: MechanismSecurityAssessment, Status: StatusApproved, Reference: "CAC-2026-0002"}, // no dates
 			{Mechanism: "bcr", Status: "granted", Reference: "X"},
 		}},
 		{ID: "acme-bj", Employees: -3, ProcessedSubjects: -1, Approvals: []Approval{
 			{Mechanism: MechanismSecurityAssessment, Status: StatusPending, Reference: "CAC-R",
-				ValidFrom: NewDate(2027, 1, 1), ValidUntil: NewDate(2026, 1, 1), FiledOn: NewDate(2027, 1, 2)},
+				ValidFrom: civil.NewDate(2027, 1, 1), ValidUntil: civil.NewDate(2026, 1, 1), FiledOn: civil.NewDate(2027, 1, 2)},
 		}},
 	}
 	err := c.Validate()

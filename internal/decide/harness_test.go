@@ -14,11 +14,11 @@ import (
 
 	"github.com/transferwatch/transferwatch/internal/decide"
 	"github.com/transferwatch/transferwatch/internal/kafkatest"
-	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/redistest"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store/redisstore"
 	"github.com/transferwatch/transferwatch/internal/syncbuf"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
@@ -147,7 +147,7 @@ func (in *instance) run(t *testing.T) {
 
 // published returns every record of partition 0 of the decisions topic,
 // in order, read up to the high watermark: exactly what the topic holds.
-func published(t *testing.T, c *kafkatest.Cluster) []policy.Signal {
+func published(t *testing.T, c *kafkatest.Cluster) []decision.Signal {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -167,13 +167,13 @@ func published(t *testing.T, c *kafkatest.Cluster) []policy.Signal {
 		Brokers: []string{c.Addr()}, Topic: decisions, Partition: 0, MaxWait: 50 * time.Millisecond,
 	})
 	defer r.Close()
-	var out []policy.Signal
+	var out []decision.Signal
 	for {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {
 			t.Fatalf("read the decisions topic up to %d: %v", hwm, err)
 		}
-		var s policy.Signal
+		var s decision.Signal
 		if err := json.Unmarshal(m.Value, &s); err != nil {
 			t.Fatalf("record %d: %v", m.Offset, err)
 		}
@@ -188,7 +188,7 @@ func published(t *testing.T, c *kafkatest.Cluster) []policy.Signal {
 }
 
 // versions returns the entity's versions in topic order.
-func versions(sigs []policy.Signal, entity string) []int64 {
+func versions(sigs []decision.Signal, entity string) []int64 {
 	var vs []int64
 	for _, s := range sigs {
 		if s.Entity == entity {
@@ -199,7 +199,7 @@ func versions(sigs []policy.Signal, entity string) []int64 {
 }
 
 // last returns the entity's last record.
-func last(t *testing.T, sigs []policy.Signal, entity string) policy.Signal {
+func last(t *testing.T, sigs []decision.Signal, entity string) decision.Signal {
 	t.Helper()
 	for i := len(sigs) - 1; i >= 0; i-- {
 		if sigs[i].Entity == entity {
@@ -207,12 +207,12 @@ func last(t *testing.T, sigs []policy.Signal, entity string) policy.Signal {
 		}
 	}
 	t.Fatalf("no record of %s on the topic", entity)
-	return policy.Signal{}
+	return decision.Signal{}
 }
 
 // nonDecreasing fails the test unless every entity's versions never go
 // down along the topic.
-func nonDecreasing(t *testing.T, sigs []policy.Signal) {
+func nonDecreasing(t *testing.T, sigs []decision.Signal) {
 	t.Helper()
 	top := map[string]int64{}
 	for i, s := range sigs {

@@ -12,6 +12,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/kafkatest"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/store/memstore"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // transport returns a transport of its own, whose metadata cache knows
@@ -89,7 +90,7 @@ func TestTopicReaderLatest(t *testing.T) {
 		}
 	}
 	msg := func(entity string, d policy.Decision, v int64) kafka.Message {
-		b, err := json.Marshal(policy.Signal{Entity: entity, Decision: d, Version: v, Reasons: []string{}})
+		b, err := json.Marshal(decision.Signal{Entity: entity, Decision: d, Version: v, Reasons: []string{}})
 		if err != nil {
 			t.Fatal(err)
 		}

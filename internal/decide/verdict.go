@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // Why Verdict does not answer. Each error it returns wraps one of them.
@@ -30,18 +31,18 @@ var (
 // policy.Unknown: nothing was counted for it as of the last complete
 // round, and the preset decides what a first transfer needs; an entity
 // seen whose evaluation failed gets an error.
-func (d *Decider) Verdict(id string, now time.Time) (policy.Verdict, error) {
+func (d *Decider) Verdict(id string, now time.Time) (decision.Verdict, error) {
 	if !d.ready.Load() {
-		return policy.Verdict{}, ErrNotReady
+		return decision.Verdict{}, ErrNotReady
 	}
 	// The cause first: a store that does not answer cannot be verified
 	// either.
 	if se := d.storeErr.Load(); se != nil {
-		return policy.Verdict{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, se.err)
+		return decision.Verdict{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, se.err)
 	}
 	if d.opts.StoreOK != nil {
 		if err := d.opts.StoreOK(); err != nil {
-			return policy.Verdict{}, fmt.Errorf("%w: %w", ErrStoreIntegrity, err)
+			return decision.Verdict{}, fmt.Errorf("%w: %w", ErrStoreIntegrity, err)
 		}
 	}
 	d.mu.RLock()
@@ -50,11 +51,11 @@ func (d *Decider) Verdict(id string, now time.Time) (policy.Verdict, error) {
 	d.mu.RUnlock()
 	if !ok {
 		if _, configured := d.registry[id]; configured || seen {
-			return policy.Verdict{}, fmt.Errorf("%w: entity %s was not evaluated yet", ErrNotReady, id)
+			return decision.Verdict{}, fmt.Errorf("%w: entity %s was not evaluated yet", ErrNotReady, id)
 		}
 		asOf := *d.lastRound.Load()
 		if err := d.fresh(asOf, now); err != nil {
-			return policy.Verdict{}, err
+			return decision.Verdict{}, err
 		}
 		// What the preset gives an entity with no approvals about to make
 		// its first transfer: allow under cac-2024, block under cac-2022.
@@ -64,7 +65,7 @@ func (d *Decider) Verdict(id string, now time.Time) (policy.Verdict, error) {
 	}
 	asOf := e.status.UpdatedAt
 	if err := d.fresh(asOf, now); err != nil {
-		return policy.Verdict{}, err
+		return decision.Verdict{}, err
 	}
 	v := e.status.Verdict()
 	v.Version = e.version

@@ -13,6 +13,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/poll"
 	"github.com/transferwatch/transferwatch/internal/redistest"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // TestVerdictFailsClosed walks the decision answer through every state in
@@ -37,7 +38,7 @@ func TestVerdictFailsClosed(t *testing.T) {
 			return nil
 		},
 	})
-	verdict := func(id string, want error) policy.Verdict {
+	verdict := func(id string, want error) decision.Verdict {
 		t.Helper()
 		v, err := d.Verdict(id, clk.Now())
 		if !errors.Is(err, want) || (want == nil) != (err == nil) {

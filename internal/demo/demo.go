@@ -36,6 +36,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/store"
 	"github.com/transferwatch/transferwatch/internal/store/memstore"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // Options of a demo run.
@@ -271,7 +272,7 @@ func Run(ctx context.Context, o Options) error {
 				decOut = nil
 				continue
 			}
-			var sig policy.Signal
+			var sig decision.Signal
 			if err := json.Unmarshal(m.Value, &sig); err != nil {
 				log.Warn("unreadable decision record", "offset", m.Offset, "err", err)
 				continue

@@ -13,6 +13,7 @@ import (
 
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // ANSI escape sequences of the live view.
@@ -74,7 +75,7 @@ type snapshot struct {
 // change is one decision change read from the decisions topic.
 type change struct {
 	at  time.Time
-	sig policy.Signal
+	sig decision.Signal
 }
 
 // view renders the demo: a live, redrawn screen on a terminal, plain lines
@@ -194,7 +195,7 @@ func (v *view) refresh(s snapshot) {
 }
 
 // decision records a decision change and, on plain output, prints it.
-func (v *view) decision(sig policy.Signal, at time.Time) {
+func (v *view) decision(sig decision.Signal, at time.Time) {
 	v.changes = append(v.changes, change{at: at, sig: sig})
 	if !v.tty {
 		fmt.Fprintln(v.out, changeLine(sig))
@@ -225,7 +226,7 @@ func (v *view) deadLetter(m kafka.Message) {
 }
 
 // changeLine is the plain line of a decision change.
-func changeLine(sig policy.Signal) string {
+func changeLine(sig decision.Signal) string {
 	prev := string(sig.Previous)
 	if prev == "" {
 		prev = "none"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // status builds the status of an entity under cac-2022 with the given
@@ -69,13 +70,13 @@ func testView(out *bytes.Buffer, tty bool, width int) *view {
 
 func TestChangeLine(t *testing.T) {
 	for _, tc := range []struct {
-		sig  policy.Signal
+		sig  decision.Signal
 		want string
 	}{
-		{policy.Signal{Entity: "a", Decision: policy.Allow}, "decision a: none -> allow"},
-		{policy.Signal{Entity: "a", Decision: policy.Block, Previous: policy.Warn, Reasons: []string{"r1", "r2"}},
+		{decision.Signal{Entity: "a", Decision: policy.Allow}, "decision a: none -> allow"},
+		{decision.Signal{Entity: "a", Decision: policy.Block, Previous: policy.Warn, Reasons: []string{"r1", "r2"}},
 			"decision a: warn -> block (r1)"},
-		{policy.Signal{Entity: "a", Decision: policy.Warn, Previous: policy.Warn},
+		{decision.Signal{Entity: "a", Decision: policy.Warn, Previous: policy.Warn},
 			"decision a: warn (unchanged, announced at start-up)"},
 	} {
 		if got := changeLine(tc.sig); got != tc.want {
@@ -103,7 +104,7 @@ func TestFrame(t *testing.T) {
 	for _, width := range []int{60, 100, 150, 220} {
 		var out bytes.Buffer
 		v := testView(&out, true, width)
-		v.decision(policy.Signal{Entity: "acme-sh", Decision: policy.Block, Previous: policy.Warn,
+		v.decision(decision.Signal{Entity: "acme-sh", Decision: policy.Block, Previous: policy.Warn,
 			Reasons: []string{strings.Repeat("a long reason ", 30)}}, time.Now())
 		v.deadLetter(kafka.Message{})
 		v.refresh(snapshot{now: time.Now(), up: 5 * time.Second, statuses: testStatuses(), rate: 12, backlog: true})
@@ -141,7 +142,7 @@ func TestPlain(t *testing.T) {
 		t.Errorf("introduction:\n%s", out.String())
 	}
 	out.Reset()
-	v.decision(policy.Signal{Entity: "acme-sh", Decision: policy.Block, Previous: policy.Warn, Reasons: []string{"personal-100k breached"}}, time.Now())
+	v.decision(decision.Signal{Entity: "acme-sh", Decision: policy.Block, Previous: policy.Warn, Reasons: []string{"personal-100k breached"}}, time.Now())
 	if got := out.String(); got != "decision acme-sh: warn -> block (personal-100k breached)\n" {
 		t.Errorf("change: %q", got)
 	}

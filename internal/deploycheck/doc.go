@@ -3,7 +3,8 @@
 // NetworkPolicy, helm test pod, the job label, the PrometheusRule rendered from the values
 // against deploy/prometheus/alerts.yaml, checked by promtool), the chart's values documented
 // in its README, its schema against the configuration's keys, the alert lead days against the
-// configuration's defaults, the Dockerfile's Go against go.mod. It has no non-test code.
+// configuration's defaults, the Dockerfile's Go against go.mod, and the "CONTRACT §N" citations
+// of the code against the numbered sections of docs/contract.md. It has no non-test code.
 //
 // helm is installed by `make deps` (go install, into $(go env GOPATH)/bin), promtool by the
 // Debian package prometheus.

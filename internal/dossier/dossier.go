@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"math"
 	"slices"
 	"time"
@@ -189,7 +190,7 @@ func (b *Builder) BuildAt(ctx context.Context, id string, now time.Time) (*Dossi
 		return nil, err
 	}
 
-	today := policy.DateOf(now)
+	today := civil.DateOf(now)
 	d := &Dossier{
 		GeneratedAt: now,
 		Today:       today,

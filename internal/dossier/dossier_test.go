@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"slices"
 	"strings"
 	"testing"
@@ -31,7 +32,7 @@ func shanghai(t *testing.T) *time.Location {
 
 func date(t *testing.T, s string) policy.Date {
 	t.Helper()
-	d, err := policy.ParseDate(s)
+	d, err := civil.ParseDate(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package dossier
 
 import (
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"math"
 	"slices"
 	"time"
@@ -81,7 +82,7 @@ func NewSeries(s policy.Settings, st policy.Status, obs policy.Observation, toda
 	last := policy.Date{Year: today.Year, Month: 12, Day: 31}
 	out := make([]Series, 0, len(keys))
 	for _, k := range keys {
-		start := policy.DateOf(k.w.Start(today.Year, loc))
+		start := civil.DateOf(k.w.Start(today.Year, loc))
 		f := obs.Figures[k.w][k.k]
 		held := max(f.UpperBound, f.Estimate)
 		if s.UsePoint || f.Estimate == 0 {

@@ -1,6 +1,7 @@
 package dossier
 
 import (
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"slices"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
@@ -42,7 +43,7 @@ const (
 // today (the day of st.UpdatedAt: st must be evaluated). A zero e gives the
 // timeline of a cached status without the first days of validity.
 func NewTimeline(e policy.Entity, st policy.Status, startBy []StartBy) []Event {
-	today := policy.DateOf(st.UpdatedAt)
+	today := civil.DateOf(st.UpdatedAt)
 	out := []Event{{Date: today, Kind: EventToday}}
 	for i, a := range st.Approvals {
 		ev := func(kind string, d policy.Date) {

@@ -36,13 +36,13 @@ func New(k config.Kafka) (Settings, error) {
 	switch k.SASL.Mechanism {
 	case "":
 	case "plain":
-		s.SASL = plain.Mechanism{Username: k.SASL.Username, Password: k.SASL.Password}
+		s.SASL = plain.Mechanism{Username: k.SASL.Username, Password: string(k.SASL.Password)}
 	case "scram-sha-256", "scram-sha-512":
 		algo := scram.SHA256
 		if k.SASL.Mechanism == "scram-sha-512" {
 			algo = scram.SHA512
 		}
-		m, err := scram.Mechanism(algo, k.SASL.Username, k.SASL.Password)
+		m, err := scram.Mechanism(algo, k.SASL.Username, string(k.SASL.Password))
 		if err != nil {
 			return s, fmt.Errorf("kafka.sasl: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/workday"
 )
 
@@ -80,13 +81,13 @@ const (
 )
 
 // From returns the first day of validity.
-func (a Approval) From() Date { return DateOf(a.ValidFrom) }
+func (a Approval) From() Date { return civil.DateOf(a.ValidFrom) }
 
 // Until returns the first day the approval is no longer valid.
-func (a Approval) Until() Date { return DateOf(a.ValidUntil) }
+func (a Approval) Until() Date { return civil.DateOf(a.ValidUntil) }
 
 // Filed returns the day the approval was filed, and false when it was not.
-func (a Approval) Filed() (Date, bool) { return DateOf(a.FiledOn), !a.FiledOn.IsZero() }
+func (a Approval) Filed() (Date, bool) { return civil.DateOf(a.FiledOn), !a.FiledOn.IsZero() }
 
 // FilingDue returns the last day a standard contract may be filed: the
 // 10th working day after ValidFrom, the day it takes effect, which is not
@@ -94,7 +95,7 @@ func (a Approval) Filed() (Date, bool) { return DateOf(a.FiledOn), !a.FiledOn.Is
 // year whose holiday schedule is not published (weekends only counted).
 func (a Approval) FilingDue() (due Date, known bool) {
 	t, known := workday.China().Add(a.From().In(time.UTC), FilingWorkdays)
-	return DateOf(t), known
+	return civil.DateOf(t), known
 }
 
 // ReapplyBy returns the last day to apply again for a security assessment
@@ -105,7 +106,7 @@ func (a Approval) FilingDue() (due Date, known bool) {
 // not published.
 func ReapplyBy(until Date) (by Date, known bool) {
 	t, known := workday.China().Add(until.AddDays(-1).In(time.UTC), -ReapplyWorkdays)
-	return DateOf(t), known
+	return civil.DateOf(t), known
 }
 
 // label names the approval in a reason: "CAC-2025-0042 (security_assessment)".
@@ -149,7 +150,7 @@ type view struct {
 func viewOf(a Approval, preset string, today Date) view {
 	v := view{Approval: a, until: a.Until(), usable: a.Status == Approved}
 	if years, ok := LegalTerm(preset, a.Mechanism); ok && !a.ValidFrom.IsZero() && !a.ValidUntil.IsZero() {
-		end := DateOf(time.Date(a.From().Year+years, a.From().Month, a.From().Day, 0, 0, 0, 0, time.UTC))
+		end := civil.DateOf(time.Date(a.From().Year+years, a.From().Month, a.From().Day, 0, 0, 0, 0, time.UTC))
 		if v.until.After(end) {
 			v.until, v.termEnd = end, &end
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/pkg/event"
 )
@@ -246,7 +247,7 @@ type evaluation struct {
 func Evaluate(s Settings, e Entity, obs Observation, now time.Time) Status {
 	loc := s.location()
 	now = now.In(loc).Truncate(time.Second)
-	today := DateOf(now)
+	today := civil.DateOf(now)
 	ev := &evaluation{
 		s: s, levels: s.Levels.orDefault(), e: e, obs: obs, today: today,
 		lastDay: Date{Year: today.Year, Month: time.December, Day: 31}, loc: loc,
@@ -274,7 +275,7 @@ func Evaluate(s Settings, e Entity, obs Observation, now time.Time) Status {
 			st.Counters = append(st.Counters, CounterReport{
 				Counter:     c,
 				Window:      w,
-				WindowStart: DateOf(w.Start(today.Year, loc)),
+				WindowStart: civil.DateOf(w.Start(today.Year, loc)),
 				Estimate:    f.Estimate,
 				UpperBound:  max(f.UpperBound, f.Estimate),
 			})
@@ -309,9 +310,9 @@ func Evaluate(s Settings, e Entity, obs Observation, now time.Time) Status {
 	for _, r := range ev.reasons {
 		switch {
 		case r.sev == sevBreach:
-			st.Decision = st.Decision.atLeast(Block)
+			st.Decision = st.Decision.AtLeast(Block)
 		case r.sev <= sevForecast:
-			st.Decision = st.Decision.atLeast(Warn)
+			st.Decision = st.Decision.AtLeast(Warn)
 		}
 		st.Reasons = append(st.Reasons, r.text)
 	}
@@ -408,7 +409,7 @@ func (ev *evaluation) approvals(st *Status) map[int]Date {
 // rule holds one rule against the entity and returns its report.
 func (ev *evaluation) rule(r Rule, overdue map[int]Date) RuleReport {
 	s, obs, e, today := ev.s, ev.obs, ev.e, ev.today
-	start := DateOf(r.Window.Start(today.Year, ev.loc))
+	start := civil.DateOf(r.Window.Start(today.Year, ev.loc))
 	rep := RuleReport{
 		ID:        r.ID,
 		Counter:   r.Counter,
@@ -555,7 +556,7 @@ func (ev *evaluation) exemptions() {
 		}
 		seen[w] = true
 		ef := ev.obs.Exempt[w]
-		start := DateOf(w.Start(ev.today.Year, ev.loc))
+		start := civil.DateOf(w.Start(ev.today.Year, ev.loc))
 		if ef.ByExemption != nil {
 			if f := ef.ByExemption[event.ExemptionFTZNegativeList]; !c.Honours(event.ExemptionFTZNegativeList) && f.Estimate > 0 {
 				ev.add(sevExemption, 0, fmt.Sprintf(

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/pkg/event"
 )
@@ -350,7 +351,7 @@ func TestApprovals(t *testing.T) {
 	contract := Approval{Mechanism: StandardContract, Status: Approved, Reference: "SC-2025-7", ValidFrom: day(2025, 1, 1), ValidUntil: day(2029, 1, 1), FiledOn: day(2025, 1, 10)}
 	cert := contract
 	cert.Mechanism, cert.Reference, cert.ValidUntil, cert.FiledOn = Certification, "PIPC-88", day(2028, 1, 1), time.Time{}
-	today := DateOf(now)
+	today := civil.DateOf(now)
 	until := func(days int) time.Time { return today.AddDays(days).In(cst) }
 	certUntil := func(days int) Approval {
 		c := cert
@@ -510,8 +511,8 @@ func TestApprovalReports(t *testing.T) {
 	date := func(d Date) *Date { return &d }
 	days := func(n int) *int { return &n }
 	want := []ApprovalReport{
-		{Mechanism: SecurityAssessment, Status: Approved, Reference: "CAC-2025-0042", ValidUntil: date(Date{2027, 3, 1}), DaysLeft: days(96), ReapplyBy: date(Date{2026, 11, 30})},
-		{Mechanism: StandardContract, Status: Pending, Reference: "SC-9", ValidUntil: date(Date{2026, 11, 1}), DaysLeft: days(-24)},
+		{Mechanism: SecurityAssessment, Status: Approved, Reference: "CAC-2025-0042", ValidUntil: date(civil.NewDate(2027, 3, 1)), DaysLeft: days(96), ReapplyBy: date(civil.NewDate(2026, 11, 30))},
+		{Mechanism: StandardContract, Status: Pending, Reference: "SC-9", ValidUntil: date(civil.NewDate(2026, 11, 1)), DaysLeft: days(-24)},
 		{Mechanism: SecurityAssessment, Status: Pending, Reference: "CAC-2026-R1"},
 	}
 	if !reflect.DeepEqual(st.Approvals, want) {
@@ -578,7 +579,7 @@ func TestYearRollover(t *testing.T) {
 	for _, c := range st.Counters {
 		starts[c.Window] = c.WindowStart
 	}
-	if starts[sketch.CurrentYear] != (Date{2026, 1, 1}) || starts[sketch.SincePrevJan1] != (Date{2025, 1, 1}) {
+	if starts[sketch.CurrentYear] != (civil.NewDate(2026, 1, 1)) || starts[sketch.SincePrevJan1] != (civil.NewDate(2025, 1, 1)) {
 		t.Errorf("window starts %v, want current_year 2026-01-01, since_prev_jan1 2025-01-01", starts)
 	}
 }
@@ -725,7 +726,7 @@ func TestForecastDecision(t *testing.T) {
 				t.Errorf("%s %q, want %s %q", st.Decision, st.Reasons, tt.decision, tt.reasons)
 			}
 			r := ruleOf(t, st, "personal-100k")
-			if r.ForecastCrossing == nil || *r.ForecastCrossing != (Date{2026, 7, 20}) || r.ForecastDays != 50 {
+			if r.ForecastCrossing == nil || *r.ForecastCrossing != (civil.NewDate(2026, 7, 20)) || r.ForecastDays != 50 {
 				t.Errorf("forecast_crossing %v in %d days, want 2026-07-20 in 50", r.ForecastCrossing, r.ForecastDays)
 			}
 			for _, id := range []string{"ciio", "important-data", "personal-1m", "sensitive-10k", "sensitive-any"} {
@@ -782,7 +783,7 @@ func TestEntityWithoutData(t *testing.T) {
 	}
 	// No location: UTC.
 	st = Evaluate(Settings{Preset: mustPreset(t, PresetCAC2024)}, Entity{ID: "x"}, Observation{}, time.Date(2025, 12, 31, 17, 0, 0, 0, time.UTC))
-	if st.Counters[0].WindowStart != (Date{2025, 1, 1}) || st.UpdatedAt.Location() != time.UTC {
+	if st.Counters[0].WindowStart != (civil.NewDate(2025, 1, 1)) || st.UpdatedAt.Location() != time.UTC {
 		t.Errorf("nil location: window start %s, updated_at %s", st.Counters[0].WindowStart, st.UpdatedAt)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/axiomhq/hyperloglog"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 )
 
@@ -246,7 +247,7 @@ func (ev *evaluation) scopeRules(reps []RuleReport) ([]RuleReport, map[FlowKey]b
 		return nil, outside
 	}
 	w := ev.scopeWindow()
-	start := DateOf(w.Start(ev.today.Year, ev.loc))
+	start := civil.DateOf(w.Start(ev.today.Year, ev.loc))
 	scope := RuleReport{ID: ScopeRuleID, Counter: "flows", Window: w, Threshold: 1, Level: LevelOK,
 		Mechanism: MechanismNone}
 	type out struct {

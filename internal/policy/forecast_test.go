@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/transferwatch/transferwatch/internal/civil"
 )
 
 // series returns n daily values f(0) … f(n-1).
@@ -38,8 +40,8 @@ func olsForecast(s []float64, current, threshold float64) int {
 }
 
 var (
-	jan1   = Date{2026, 1, 1}
-	dec31  = Date{2026, 12, 31}
+	jan1   = civil.NewDate(2026, 1, 1)
+	dec31  = civil.NewDate(2026, 12, 31)
 	day150 = jan1.AddDays(150) // 2026-05-31
 )
 
@@ -54,7 +56,7 @@ func TestForecastSteadyLinear(t *testing.T) {
 	}{
 		{"personal-100k current_year", jan1, day150, 20000, 400, 100_000},
 		{"sensitive-10k current_year", jan1, day150, 1000, 37, 10_000},
-		{"processed-1m since_prev_jan1", Date{2025, 1, 1}, day150, 0, 1500, 1_000_000},
+		{"processed-1m since_prev_jan1", civil.NewDate(2025, 1, 1), day150, 0, 1500, 1_000_000},
 		{"slow, crossing in December", jan1, day150, 0, 350, 100_000},
 	}
 	for _, tt := range tests {
@@ -153,7 +155,7 @@ func TestForecastNone(t *testing.T) {
 		{"past the threshold", linear, day150, 100_001, 100_000, dec31},
 		{"crossing after 31 December", linear, day150, 80000, 1_000_000, dec31},
 		{"today is the last day", linear, dec31, 80000, 100_000, dec31},
-		{"today before the window", linear, Date{2025, 12, 31}, 80000, 100_000, dec31},
+		{"today before the window", linear, civil.NewDate(2025, 12, 31), 80000, 100_000, dec31},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,7 +183,7 @@ func TestForecastCapsAtYearEnd(t *testing.T) {
 	// 400 a day from 80,000 on 31 May: 165,600 is reached on 31 December,
 	// 165,601 only on 1 January, when the window has started again.
 	f := func(i int) float64 { return 20000 + 400*float64(i) }
-	for _, start := range []Date{jan1, {2025, 1, 1}} { // current_year, since_prev_jan1
+	for _, start := range []Date{jan1, civil.NewDate(2025, 1, 1)} { // current_year, since_prev_jan1
 		idx := day150.DaysSince(start)
 		s := series(idx+1, func(i int) float64 { return f(i - idx + 150) })
 		if got, ok := Forecast(s, start, day150, dec31, 80000, 165_600); !ok || got != dec31 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 )
 
@@ -197,20 +198,20 @@ func TestVerdictJSON(t *testing.T) {
 }
 
 func TestDate(t *testing.T) {
-	d, err := ParseDate("2027-03-01")
-	if err != nil || d != (Date{2027, 3, 1}) {
+	d, err := civil.ParseDate("2027-03-01")
+	if err != nil || d != (civil.NewDate(2027, 3, 1)) {
 		t.Fatalf("ParseDate: %v %v", d, err)
 	}
-	if _, err := ParseDate("2027-02-30"); err == nil {
+	if _, err := civil.ParseDate("2027-02-30"); err == nil {
 		t.Error("ParseDate accepted 2027-02-30")
 	}
-	if got := d.DaysSince(Date{2026, 11, 25}); got != 96 {
+	if got := d.DaysSince(civil.NewDate(2026, 11, 25)); got != 96 {
 		t.Errorf("DaysSince = %d, want 96", got)
 	}
-	if got := (Date{2024, 2, 28}).AddDays(2); got != (Date{2024, 3, 1}) {
+	if got := (civil.NewDate(2024, 2, 28)).AddDays(2); got != (civil.NewDate(2024, 3, 1)) {
 		t.Errorf("AddDays over a leap day = %s", got)
 	}
-	if got := DateOf(time.Time{}).DaysSince(Date{2026, 1, 1}); got >= 0 {
+	if got := civil.DateOf(time.Time{}).DaysSince(civil.NewDate(2026, 1, 1)); got >= 0 {
 		t.Errorf("zero time is %d days after 2026", got)
 	}
 	b, _ := json.Marshal(d)
@@ -233,7 +234,7 @@ func TestDecisions(t *testing.T) {
 	if Decision("maybe").Valid() || !Block.Valid() {
 		t.Error("Decision.Valid")
 	}
-	if Allow.atLeast(Block) != Block || Block.atLeast(Warn) != Block || Allow.atLeast(Warn) != Warn {
-		t.Error("Decision.atLeast")
+	if Allow.AtLeast(Block) != Block || Block.AtLeast(Warn) != Block || Allow.AtLeast(Warn) != Warn {
+		t.Error("Decision.AtLeast")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/pkg/event"
 )
@@ -525,12 +526,12 @@ func TestFiling(t *testing.T) {
 		})
 	}
 	due, known := Approval{ValidFrom: national}.FilingDue()
-	if due != (Date{2026, 10, 20}) || !known {
+	if due != (civil.NewDate(2026, 10, 20)) || !known {
 		t.Errorf("FilingDue after 2026-10-01 = %s known=%v, want 2026-10-20", due, known)
 	}
 	// Beyond the published schedules: weekends only, and the reason says so.
 	far := day(2031, 10, 1)
-	if due, known := (Approval{ValidFrom: far}).FilingDue(); due != (Date{2031, 10, 15}) || known {
+	if due, known := (Approval{ValidFrom: far}).FilingDue(); due != (civil.NewDate(2031, 10, 15)) || known {
 		t.Errorf("FilingDue after 2031-10-01 = %s known=%v, want 2031-10-15 counted on weekends only", due, known)
 	}
 	st := Evaluate(settingsFor(t, PresetCAC2024), sc(far, time.Time{}), obs, at(2031, 10, 3))
@@ -550,10 +551,10 @@ func TestReapply(t *testing.T) {
 		until, by Date
 		known     bool
 	}{
-		{Date{2027, 3, 15}, Date{2026, 12, 14}, true}, // across New Year and Spring Festival 2027
-		{Date{2026, 12, 1}, Date{2026, 9, 1}, true},   // across Mid-Autumn and National Day 2026
-		{Date{2026, 4, 1}, Date{2025, 12, 30}, true},  // across Spring Festival 2026, New Year, and their exchanged weekend days
-		{Date{2029, 3, 1}, Date{2028, 12, 6}, false},  // beyond the published schedules: weekends only
+		{civil.NewDate(2027, 3, 15), civil.NewDate(2026, 12, 14), true}, // across New Year and Spring Festival 2027
+		{civil.NewDate(2026, 12, 1), civil.NewDate(2026, 9, 1), true},   // across Mid-Autumn and National Day 2026
+		{civil.NewDate(2026, 4, 1), civil.NewDate(2025, 12, 30), true},  // across Spring Festival 2026, New Year, and their exchanged weekend days
+		{civil.NewDate(2029, 3, 1), civil.NewDate(2028, 12, 6), false},  // beyond the published schedules: weekends only
 	} {
 		if by, known := ReapplyBy(tt.until); by != tt.by || known != tt.known {
 			t.Errorf("ReapplyBy(%s) = %s known=%v, want %s known=%v", tt.until, by, known, tt.by, tt.known)
@@ -603,7 +604,7 @@ func TestReapply(t *testing.T) {
 			if tt.reason == "" && slices.ContainsFunc(st.Reasons, func(r string) bool { return strings.Contains(r, "re-appl") }) {
 				t.Errorf("a re-application reason: %q", st.Reasons)
 			}
-			if by := st.Approvals[0].ReapplyBy; by == nil || *by != (Date{2026, 12, 14}) {
+			if by := st.Approvals[0].ReapplyBy; by == nil || *by != (civil.NewDate(2026, 12, 14)) {
 				t.Errorf("reapply_by %v, want 2026-12-14", by)
 			}
 		})
@@ -648,19 +649,19 @@ func TestLegalTerm(t *testing.T) {
 	if st.Decision != Allow || len(st.Reasons) != 0 {
 		t.Errorf("approvals within their terms: %s %q", st.Decision, st.Reasons)
 	}
-	if u := st.Approvals[1].ValidUntil; u == nil || *u != (Date{2040, 1, 1}) {
+	if u := st.Approvals[1].ValidUntil; u == nil || *u != (civil.NewDate(2040, 1, 1)) {
 		t.Errorf("standard contract valid_until %v, want 2040-01-01 as configured", u)
 	}
 	// Beyond it, the report shows the end of the term.
 	st = Evaluate(settingsFor(t, PresetCAC2022), e, counts{nonSensitive: 10}.obs(), now)
-	if u := st.Approvals[0].ValidUntil; u == nil || *u != (Date{2027, 6, 1}) || st.Decision != Warn {
+	if u := st.Approvals[0].ValidUntil; u == nil || *u != (civil.NewDate(2027, 6, 1)) || st.Decision != Warn {
 		t.Errorf("cac-2022, a 3-year assessment: valid_until %v, %s; want 2027-06-01 and warn", u, st.Decision)
 	}
 }
 
 func TestUnknown(t *testing.T) {
 	v := Unknown(settingsFor(t, PresetCAC2022), "newco-sh", now)
-	if v.Entity != "newco-sh" || v.Decision != Block || v.RequiredMechanism != StandardContract {
+	if v.Entity != "newco-sh" || v.Decision != Block || v.RequiredMechanism != string(StandardContract) {
 		t.Errorf("cac-2022: %+v, want block, standard_contract", v)
 	}
 	want := []string{
@@ -671,7 +672,7 @@ func TestUnknown(t *testing.T) {
 		t.Errorf("cac-2022 reasons\n got %q\nwant %q", v.Reasons, want)
 	}
 	v = Unknown(settingsFor(t, PresetCAC2024), "newco-sh", now)
-	if v.Decision != Allow || v.RequiredMechanism != MechanismNone || len(v.Reasons) != 2 ||
+	if v.Decision != Allow || v.RequiredMechanism != string(MechanismNone) || len(v.Reasons) != 2 ||
 		v.Reasons[1] != "no rule of cac-2024 requires a mechanism for one person's non-sensitive personal information" {
 		t.Errorf("cac-2024: %+v, want allow with its reasons", v)
 	}

@@ -3,6 +3,8 @@ package policy
 import (
 	"errors"
 	"fmt"
+
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // Level is how close a rule is to its threshold.
@@ -93,38 +95,16 @@ func (l Levels) Of(figure, threshold uint64) Level {
 	return LevelOK
 }
 
-// Decision is what transferwatch tells the pipelines of an entity.
-type Decision string
+// Decision is what transferwatch tells the pipelines of an entity; the type
+// is that of the wire contract, package decision.
+type Decision = decision.Decision
 
 // The decisions, mildest first.
 const (
-	Allow Decision = "allow"
-	Warn  Decision = "warn"
-	Block Decision = "block"
+	Allow = decision.Allow
+	Warn  = decision.Warn
+	Block = decision.Block
 )
 
 // Decisions returns every decision, mildest first.
 func Decisions() []Decision { return []Decision{Allow, Warn, Block} }
-
-// Valid reports whether d is one of the decisions.
-func (d Decision) Valid() bool { return d.rank() >= 0 }
-
-func (d Decision) rank() int {
-	switch d {
-	case Allow:
-		return 0
-	case Warn:
-		return 1
-	case Block:
-		return 2
-	}
-	return -1
-}
-
-// atLeast returns the harsher of d and e.
-func (d Decision) atLeast(e Decision) Decision {
-	if e.rank() > d.rank() {
-		return e
-	}
-	return d
-}

@@ -2,33 +2,18 @@ package policy
 
 import (
 	"slices"
-	"time"
+
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
-// Signal is the message of the decisions topic (CONTRACT §5), keyed by the
-// entity.
-type Signal struct {
-	Entity   string   `json:"entity"`
-	Decision Decision `json:"decision"`
-	// Previous is the decision before this one, or "" when there was none
-	// (the first decision of an entity).
-	Previous          Decision  `json:"previous"`
-	RequiredMechanism Mechanism `json:"required_mechanism"`
-	Policy            string    `json:"policy"`
-	Reasons           []string  `json:"reasons"`
-	DecidedAt         time.Time `json:"decided_at"`
-	// Version increases with every decision published for the entity.
-	Version int64 `json:"version"`
-}
-
-// Signal returns the decisions-topic message announcing the status's
-// decision, which follows previous, as the given version.
-func (s Status) Signal(previous Decision, version int64) Signal {
-	return Signal{
+// Signal returns the decisions-topic message (CONTRACT §5) announcing the
+// status's decision, which follows previous, as the given version.
+func (s Status) Signal(previous Decision, version int64) decision.Signal {
+	return decision.Signal{
 		Entity:            s.Entity,
 		Decision:          s.Decision,
 		Previous:          previous,
-		RequiredMechanism: s.RequiredMechanism,
+		RequiredMechanism: string(s.RequiredMechanism),
 		Policy:            s.Policy,
 		Reasons:           s.reasons(),
 		DecidedAt:         s.UpdatedAt,
@@ -36,28 +21,13 @@ func (s Status) Signal(previous Decision, version int64) Signal {
 	}
 }
 
-// Verdict is the answer of GET /v1/entities/{id}/decision (CONTRACT §6).
-type Verdict struct {
-	Entity            string    `json:"entity"`
-	Decision          Decision  `json:"decision"`
-	RequiredMechanism Mechanism `json:"required_mechanism"`
-	Reasons           []string  `json:"reasons"`
-	// Version is the version of the recorded decision, as on the
-	// decisions topic; 0 for an entity without one.
-	Version int64 `json:"version"`
-	// DecidedAt is when the decision was recorded; null when unknown.
-	DecidedAt *time.Time `json:"decided_at"`
-	// AsOf is the time of the figures behind the decision.
-	AsOf time.Time `json:"as_of"`
-}
-
-// Verdict returns the decision answer of the status; the caller fills in
-// Version, DecidedAt and AsOf from its records.
-func (s Status) Verdict() Verdict {
-	return Verdict{
+// Verdict returns the decision answer (CONTRACT §6) of the status; the
+// caller fills in Version, DecidedAt and AsOf from its records.
+func (s Status) Verdict() decision.Verdict {
+	return decision.Verdict{
 		Entity:            s.Entity,
 		Decision:          s.Decision,
-		RequiredMechanism: s.RequiredMechanism,
+		RequiredMechanism: string(s.RequiredMechanism),
 		Reasons:           s.reasons(),
 	}
 }
@@ -76,7 +46,7 @@ func (s Status) reasons() []string {
 // recorded from the decisions topic alone (a store repaired after a loss)
 // has no Rules.
 type Change struct {
-	Signal
+	decision.Signal
 	Rules []RuleFigure `json:"rules,omitempty"`
 }
 

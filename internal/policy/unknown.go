@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/sketch"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // Unknown returns the decision answer for an entity neither configured nor
@@ -16,7 +17,7 @@ import (
 // transfer (PIPL Art. 38; Standard Contract Measures Art. 4). Under
 // cac-2024 it is allow: fewer than 100,000 people's non-sensitive personal
 // information need no mechanism (2024 Provisions Art. 5(4)).
-func Unknown(s Settings, id string, now time.Time) Verdict {
+func Unknown(s Settings, id string, now time.Time) decision.Verdict {
 	first := Observation{Figures: map[sketch.Window]map[sketch.Counter]sketch.Figure{}}
 	one := sketch.Figure{Estimate: 1, UpperBound: 1}
 	for _, w := range sketch.Windows {
@@ -25,10 +26,10 @@ func Unknown(s Settings, id string, now time.Time) Verdict {
 		}
 	}
 	st := Evaluate(s, Entity{ID: id}, first, now)
-	v := Verdict{
+	v := decision.Verdict{
 		Entity:            id,
 		Decision:          st.Decision,
-		RequiredMechanism: st.RequiredMechanism,
+		RequiredMechanism: string(st.RequiredMechanism),
 		Reasons: []string{fmt.Sprintf(
 			"entity neither configured nor seen: decided under %s as an entity without approvals about to make its first outbound transfer of personal information",
 			s.Preset.Name)},

@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"encoding/xml"
 	"errors"
+	"github.com/transferwatch/transferwatch/internal/civil"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 	"io"
 	"strings"
 	"testing"
@@ -37,12 +39,12 @@ func FuzzHostileText(f *testing.F) {
 		st := policy.Evaluate(policy.Settings{Preset: preset, Location: time.UTC}, policy.Entity{ID: "acme-sh", Name: s}, policy.Observation{}, now)
 		st.Reasons = append(st.Reasons, s)
 		d := &dossier.Dossier{
-			GeneratedAt: now, Today: policy.DateOf(now),
+			GeneratedAt: now, Today: civil.DateOf(now),
 			Entity: dossier.EntityInfo{ID: "acme-sh", Name: s},
 			Status: st,
 			Flows: []policy.FlowReport{{Recipient: s, Destination: s, Category: s, Pipelines: []string{s}, FirstSeen: now, LastSeen: now,
 				Approvals: []string{s}}},
-			History:   []policy.Change{{Signal: policy.Signal{Version: 1, Decision: policy.Allow, Reasons: []string{s}, DecidedAt: now}}},
+			History:   []policy.Change{{Signal: decision.Signal{Version: 1, Decision: policy.Allow, Reasons: []string{s}, DecidedAt: now}}},
 			Method:    dossier.NewMethod(),
 			Checklist: dossier.Checklist(),
 			Plans:     []dossier.Plan{},

@@ -51,7 +51,7 @@ type Decision struct {
 }
 
 // Message is a decisions-topic message kept in the store: the JSON value of
-// a policy.Signal and the version it announces.
+// a decision.Signal and the version it announces.
 type Message struct {
 	Version int64
 	Value   []byte

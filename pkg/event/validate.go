@@ -82,8 +82,8 @@ func (e *Event) validate(now time.Time, nSubjects int, decoded bool) error {
 	if e.Entity == "" {
 		return &Error{"entity", "required"}
 	}
-	if !validEntity(e.Entity) {
-		return &Error{"entity", "must be 1-128 characters of A-Za-z0-9._:-"}
+	if !ValidEntityID(e.Entity) {
+		return &Error{"entity", "must be " + EntityIDRule}
 	}
 
 	switch e.Kind {
@@ -147,8 +147,14 @@ func subjectError(i int, reason string) *Error {
 	return &Error{"subjects[" + strconv.Itoa(i) + "]", reason}
 }
 
-// validEntity reports whether s is 1 to 128 characters of A-Za-z0-9._:-.
-func validEntity(s string) bool {
+// EntityIDRule describes the entity ids ValidEntityID accepts, for error
+// messages.
+const EntityIDRule = "1-128 characters of A-Za-z0-9._:-"
+
+// ValidEntityID reports whether s is a valid entity id: 1 to 128 characters
+// of A-Za-z0-9._:- (CONTRACT §3). Events, the configuration, the HTTP API,
+// the store's keys and the gate all hold entity ids to this one rule.
+func ValidEntityID(s string) bool {
 	if len(s) < 1 || len(s) > 128 {
 		return false
 	}

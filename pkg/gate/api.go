@@ -8,9 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
 // DefaultPollInterval is the PollInterval used when the options leave it
@@ -21,9 +22,6 @@ const (
 	maxListBytes     = 64 << 20 // GET /v1/entities
 	maxDecisionBytes = 1 << 20  // GET /v1/entities/{id}/decision
 )
-
-// entityID is the form of entity ids the API accepts in a path.
-var entityID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // APIOptions configure a gate that polls transferwatch's HTTP API.
 type APIOptions struct {
@@ -75,8 +73,8 @@ func NewFromAPI(o APIOptions) (*Gate, error) {
 		return nil, errorf("MaxStaleness (%s) must exceed PollInterval (%s)", c.maxStale, o.PollInterval)
 	}
 	for _, id := range o.Entities {
-		if !entityID.MatchString(id) {
-			return nil, errorf("Entities: %q is not 1-128 characters of A-Za-z0-9._:-", id)
+		if !event.ValidEntityID(id) {
+			return nil, errorf("Entities: %q is not %s", id, event.EntityIDRule)
 		}
 	}
 	if o.HTTPClient == nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transferwatch/transferwatch/pkg/decision"
 	"github.com/transferwatch/transferwatch/pkg/gate"
 )
 
@@ -24,19 +25,19 @@ type fakeAPI struct {
 	requests atomic.Int64
 
 	mu       sync.Mutex
-	verdicts map[string]gate.Verdict
+	verdicts map[string]decision.Verdict
 	fail     func(w http.ResponseWriter, r *http.Request) bool // answers instead when it returns true
 }
 
-func newFakeAPI(token string, verdicts ...gate.Verdict) *fakeAPI {
-	a := &fakeAPI{token: token, verdicts: map[string]gate.Verdict{}}
+func newFakeAPI(token string, verdicts ...decision.Verdict) *fakeAPI {
+	a := &fakeAPI{token: token, verdicts: map[string]decision.Verdict{}}
 	for _, v := range verdicts {
 		a.verdicts[v.Entity] = v
 	}
 	return a
 }
 
-func (a *fakeAPI) set(v gate.Verdict) {
+func (a *fakeAPI) set(v decision.Verdict) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.verdicts[v.Entity] = v
@@ -64,7 +65,7 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/entities", func(w http.ResponseWriter, _ *http.Request) {
 		type status struct { // the fields of EntityStatus the client reads, and one it does not
-			gate.Verdict
+			decision.Verdict
 			Policy string `json:"policy"`
 			CIIO   bool   `json:"ciio"`
 		}
@@ -78,7 +79,7 @@ func (a *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		v, ok := a.verdicts[id]
 		if !ok {
-			v = gate.Verdict{Entity: id, Decision: gate.Allow, RequiredMechanism: "none", Reasons: []string{}}
+			v = decision.Verdict{Entity: id, Decision: gate.Allow, RequiredMechanism: "none", Reasons: []string{}}
 		}
 		_ = json.NewEncoder(w).Encode(v)
 	})
@@ -95,9 +96,9 @@ func requestsSeen(t *testing.T, api *fakeAPI, n int64) {
 }
 
 var (
-	acmeBlocked = gate.Verdict{Entity: "acme-sh", Decision: gate.Block, RequiredMechanism: "security_assessment",
+	acmeBlocked = decision.Verdict{Entity: "acme-sh", Decision: gate.Block, RequiredMechanism: "security_assessment",
 		Reasons: []string{"personal-100k breached: 100412 >= 100000 since 2025-01-01"}}
-	betaWarned = gate.Verdict{Entity: "beta-bj", Decision: gate.Warn, RequiredMechanism: "none", Reasons: []string{"near"}}
+	betaWarned = decision.Verdict{Entity: "beta-bj", Decision: gate.Warn, RequiredMechanism: "none", Reasons: []string{"near"}}
 )
 
 // apiGate returns a running gate on a real HTTP server serving api.
@@ -135,7 +136,7 @@ func TestAPIAllEntities(t *testing.T) {
 		t.Errorf("acme-sh = %+v", a)
 	}
 
-	api.set(gate.Verdict{Entity: "acme-sh", Decision: gate.Allow})
+	api.set(decision.Verdict{Entity: "acme-sh", Decision: gate.Allow})
 	eventually(t, "acme-sh is allowed", func() bool { _, ok := g.Allowed("acme-sh"); return ok })
 }
 

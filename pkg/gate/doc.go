@@ -40,4 +40,8 @@
 // A Gate is safe for concurrent use. Allowed and Decision take no lock: they
 // read an immutable snapshot through an atomic pointer, so pipelines can
 // call them for every record.
+//
+// The messages the gate reads are the types of package decision
+// (decision.Signal from the topic, decision.Verdict from the API), the same
+// types transferwatch encodes; gate.Decision is decision.Decision.
 package gate

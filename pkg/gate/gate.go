@@ -8,25 +8,26 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
-// Decision is what transferwatch tells the pipelines of an entity.
-type Decision string
+// Decision is what transferwatch tells the pipelines of an entity: the type
+// of package decision, named here for the pipelines that use only the gate.
+// Its Permits method reports whether it lets transfers go ahead: true for
+// Allow and Warn, false for Block and for any value this package does not
+// know.
+type Decision = decision.Decision
 
 // The decisions of the contract.
 const (
 	// Allow lets transfers go ahead.
-	Allow Decision = "allow"
+	Allow = decision.Allow
 	// Warn lets transfers go ahead while the entity nears a threshold.
-	Warn Decision = "warn"
+	Warn = decision.Warn
 	// Block holds transfers back until the required mechanism is in force.
-	Block Decision = "block"
+	Block = decision.Block
 )
-
-// Permits reports whether the decision lets transfers go ahead: true for
-// Allow and Warn, false for Block and for any value this package does not
-// know.
-func (d Decision) Permits() bool { return d == Allow || d == Warn }
 
 // Errors an Answer carries in its Err field, and errors of the
 // constructors and of Run.

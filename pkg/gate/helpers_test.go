@@ -10,6 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/transferwatch/transferwatch/pkg/decision"
 	"github.com/transferwatch/transferwatch/pkg/gate"
 )
 
@@ -47,7 +48,7 @@ func signal(t testing.TB, entity string, d gate.Decision, version int64, reasons
 	if reasons == nil {
 		reasons = []string{}
 	}
-	v, err := json.Marshal(gate.Signal{
+	v, err := json.Marshal(decision.Signal{
 		Entity: entity, Decision: d, Previous: gate.Allow, RequiredMechanism: mech,
 		Policy: "cac-2022", Reasons: reasons,
 		DecidedAt: time.Date(2026, 11, 25, 10, 0, 1, 0, time.FixedZone("CST", 8*3600)),

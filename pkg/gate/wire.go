@@ -4,33 +4,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
-// Signal is the message of the decisions topic (CONTRACT §5), keyed by the
-// entity.
-type Signal struct {
-	Entity   string   `json:"entity"`
-	Decision Decision `json:"decision"`
-	// Previous is the decision before this one, or "" for the entity's
-	// first.
-	Previous          Decision  `json:"previous"`
-	RequiredMechanism string    `json:"required_mechanism"`
-	Policy            string    `json:"policy"`
-	Reasons           []string  `json:"reasons"`
-	DecidedAt         time.Time `json:"decided_at"`
-	// Version increases with every decision published for the entity; a
-	// message may be published again with the same version.
-	Version int64 `json:"version"`
-}
+// Signal is the message of the decisions topic (CONTRACT §5).
+//
+// Deprecated: use decision.Signal, the same type.
+type Signal = decision.Signal
 
 // Verdict is the answer of GET /v1/entities/{id}/decision (CONTRACT §6).
-type Verdict struct {
-	Entity            string   `json:"entity"`
-	Decision          Decision `json:"decision"`
-	RequiredMechanism string   `json:"required_mechanism"`
-	Reasons           []string `json:"reasons"`
-}
+//
+// Deprecated: use decision.Verdict, the same type.
+type Verdict = decision.Verdict
 
 // entityStatus is the part of an EntityStatus of GET /v1/entities
 // (CONTRACT §6) that the gate keeps.
@@ -48,7 +34,7 @@ var errNoEntity = errors.New("no entity")
 // value's, or the key's when the value names none. A decision this package
 // does not know is kept as it is: Allowed refuses it.
 func decodeSignal(key, value []byte) (Answer, error) {
-	var s Signal
+	var s decision.Signal
 	if err := json.Unmarshal(value, &s); err != nil {
 		return Answer{}, err
 	}
@@ -71,7 +57,7 @@ func decodeSignal(key, value []byte) (Answer, error) {
 
 // decodeVerdict decodes the decision answer asked for entity.
 func decodeVerdict(body []byte, entity string) (Answer, error) {
-	var v Verdict
+	var v decision.Verdict
 	if err := json.Unmarshal(body, &v); err != nil {
 		return Answer{}, err
 	}

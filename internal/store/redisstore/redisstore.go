@@ -62,6 +62,7 @@ import (
 
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"
+	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
 // DefaultKeyPrefix is the key prefix when Options.KeyPrefix is empty.
@@ -90,7 +91,7 @@ const expiryMargin = 7 * 24 * time.Hour
 // versionField is the version of an entity-year hash.
 const versionField = "v"
 
-// ErrInvalidEntity reports an entity id outside [A-Za-z0-9._:-]{1,128}.
+// ErrInvalidEntity reports an entity id that is not event.ValidEntityID.
 var ErrInvalidEntity = errors.New("redisstore: invalid entity id")
 
 // Options configures a Store.
@@ -274,24 +275,8 @@ func ExpireAt(year int) time.Time {
 	return time.Date(year+2, time.January, 1, 0, 0, 0, 0, time.UTC).Add(expiryMargin)
 }
 
-// validEntity reports whether id is 1–128 characters of A-Za-z0-9._:-.
-func validEntity(id string) bool {
-	if len(id) == 0 || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		switch c := id[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '.', c == '_', c == ':', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 func checkEntity(id string) error {
-	if !validEntity(id) {
+	if !event.ValidEntityID(id) {
 		return fmt.Errorf("%w: %q", ErrInvalidEntity, id)
 	}
 	return nil

@@ -1,11 +1,11 @@
-package config
+package civil
 
 import (
 	"encoding/json"
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestDate(t *testing.T) {
