@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/transferwatch/transferwatch/internal/testcert"
+	"github.com/transferwatch/transferwatch/internal/testutil/testcert"
 )
 
 // TestCheckConfigFiles runs `transferwatch check-config` on real files: a valid

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transferwatch/transferwatch/internal/poll"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 
-	"github.com/transferwatch/transferwatch/internal/syncbuf"
+	"github.com/transferwatch/transferwatch/internal/testutil/syncbuf"
 )
 
 // demoOutput collects the demo's stdout, line by line, as it comes.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transferwatch/transferwatch/internal/syncbuf"
+	"github.com/transferwatch/transferwatch/internal/testutil/syncbuf"
 )
 
 const (

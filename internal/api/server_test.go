@@ -15,8 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/transferwatch/transferwatch/internal/poll"
-	"github.com/transferwatch/transferwatch/internal/syncbuf"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
+	"github.com/transferwatch/transferwatch/internal/testutil/syncbuf"
 )
 
 // serve runs srv on a loopback port until the test ends and returns its

@@ -12,8 +12,8 @@ import (
 
 	"github.com/transferwatch/transferwatch/internal/app"
 	"github.com/transferwatch/transferwatch/internal/config"
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
 	"github.com/transferwatch/transferwatch/internal/store/memstore"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
 )
 
 // TestActorEndingStopsTheProcess: when one actor of the run group ends

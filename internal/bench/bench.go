@@ -39,7 +39,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/transferwatch/transferwatch/internal/syncbuf"
+	"github.com/transferwatch/transferwatch/internal/testutil/syncbuf"
 	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/transferwatch/transferwatch/internal/testcert"
+	"github.com/transferwatch/transferwatch/internal/testutil/testcert"
 )
 
 // TestResolveTLSFiles checks that Resolve reads every TLS file of an

@@ -10,9 +10,9 @@ import (
 
 	"github.com/transferwatch/transferwatch/internal/api"
 	"github.com/transferwatch/transferwatch/internal/decide"
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store/memstore"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
 	"github.com/transferwatch/transferwatch/pkg/event"
 	"github.com/transferwatch/transferwatch/pkg/gate"
 )

@@ -13,11 +13,11 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/transferwatch/transferwatch/internal/decide"
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
-	"github.com/transferwatch/transferwatch/internal/redistest"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store/redisstore"
-	"github.com/transferwatch/transferwatch/internal/syncbuf"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
+	"github.com/transferwatch/transferwatch/internal/testutil/syncbuf"
 	"github.com/transferwatch/transferwatch/pkg/decision"
 	"github.com/transferwatch/transferwatch/pkg/event"
 )

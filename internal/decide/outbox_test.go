@@ -14,11 +14,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/transferwatch/transferwatch/internal/decide"
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
 	"github.com/transferwatch/transferwatch/internal/policy"
-	"github.com/transferwatch/transferwatch/internal/poll"
-	"github.com/transferwatch/transferwatch/internal/redistest"
 	"github.com/transferwatch/transferwatch/internal/store"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
 func pending(t *testing.T, st decide.Store, entity string) store.Decision {

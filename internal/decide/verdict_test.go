@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/decide"
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
 	"github.com/transferwatch/transferwatch/internal/policy"
-	"github.com/transferwatch/transferwatch/internal/poll"
-	"github.com/transferwatch/transferwatch/internal/redistest"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 

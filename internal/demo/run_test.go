@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transferwatch/transferwatch/internal/poll"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 
-	"github.com/transferwatch/transferwatch/internal/syncbuf"
+	"github.com/transferwatch/transferwatch/internal/testutil/syncbuf"
 )
 
 // TestRunStopsOnCancel runs the whole demo in-process (so that -race sees

@@ -11,7 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
 )
 
 const (

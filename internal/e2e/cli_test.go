@@ -14,8 +14,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
-	"github.com/transferwatch/transferwatch/internal/redistest"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
 // cli runs the binary with args and the environment given (plus PATH, HOME, and nothing of the

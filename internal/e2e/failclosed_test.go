@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
-	"github.com/transferwatch/transferwatch/internal/poll"
-	"github.com/transferwatch/transferwatch/internal/redistest"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
 // TestBrokerRestartResumes: a broker that goes away for 3 seconds and comes

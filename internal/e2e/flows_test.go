@@ -9,7 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/transferwatch/transferwatch/internal/redistest"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
 // transfers returns events of entity to recipient in destination carrying

@@ -19,15 +19,15 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store/memstore"
 	"github.com/transferwatch/transferwatch/internal/store/redisstore"
 	"github.com/transferwatch/transferwatch/internal/subject"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
 	"github.com/transferwatch/transferwatch/pkg/event"
 
-	"github.com/transferwatch/transferwatch/internal/poll"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 )
 
 const (

@@ -11,7 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/transferwatch/transferwatch/internal/redistest"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
 // TestEndToEnd: events published by kcat (librdkafka) and by kafka-go reach

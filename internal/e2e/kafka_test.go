@@ -13,9 +13,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
-	"github.com/transferwatch/transferwatch/internal/redistest"
 	"github.com/transferwatch/transferwatch/internal/store/memstore"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
 // TestKafkaTLSAndSASL: against a broker that requires TLS, SASL or both,

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/transferwatch/transferwatch/internal/redistest"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
 // TestLawThroughKafkaAndRedis runs issue 11's cases through Kafka, Redis,

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"io"
 	"net"
 	"net/http"
@@ -22,7 +24,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/transferwatch/transferwatch/internal/redistest"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
 // Paths of the operations artifacts, relative to this package.
@@ -436,22 +438,22 @@ func (p *promServer) log() string {
 // ready polls /-/ready until Prometheus answers 200, exits or the wait limit
 // passes.
 func (p *promServer) ready() bool {
-	deadline := time.Now().Add(waitLimit)
-	for time.Now().Before(deadline) {
+	return poll.Wait(waitLimit, func() error {
 		select {
 		case <-p.done:
-			return false
+			return poll.Stop(errors.New("prometheus exited"))
 		default:
 		}
-		if resp, err := http.Get(p.url + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return true
-			}
+		resp, err := http.Get(p.url + "/-/ready")
+		if err != nil {
+			return err
 		}
-		time.Sleep(50 * time.Millisecond) // polling interval, not synchronization
-	}
-	return false
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/-/ready: %s", resp.Status)
+		}
+		return nil
+	}) == nil
 }
 
 // api GETs an endpoint of Prometheus's HTTP API and decodes its data.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/transferwatch/transferwatch/internal/redistest"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
 // TestEvidencePack: a service counts real events and records its decision

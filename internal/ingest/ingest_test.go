@@ -14,15 +14,15 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/transferwatch/transferwatch/internal/ingest"
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
-	"github.com/transferwatch/transferwatch/internal/redistest"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store/memstore"
 	"github.com/transferwatch/transferwatch/internal/store/redisstore"
 	"github.com/transferwatch/transferwatch/internal/subject"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 
-	"github.com/transferwatch/transferwatch/internal/poll"
-	"github.com/transferwatch/transferwatch/internal/syncbuf"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
+	"github.com/transferwatch/transferwatch/internal/testutil/syncbuf"
 )
 
 const (

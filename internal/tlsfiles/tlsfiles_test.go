@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/transferwatch/transferwatch/internal/testcert"
+	"github.com/transferwatch/transferwatch/internal/testutil/testcert"
 )
 
 // write writes content to a new file in a test directory.

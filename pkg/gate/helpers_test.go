@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"sync"
 	"testing"
 	"time"
@@ -87,13 +88,7 @@ func wait(t *testing.T, g *gate.Gate) {
 // eventually polls cond until it holds or 20s pass.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(2 * time.Millisecond) // polling interval, not synchronisation
-	}
+	poll.Until(t, 20*time.Second, what, cond)
 }
 
 // want checks one entity's answer.

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
 )
 
 // TestApplyCheckpoints walks a partition through fetches that stop short
@@ -124,17 +125,10 @@ func TestTopicFollowsAddedPartitions(t *testing.T) {
 		}
 	}
 
-	deadline := time.Now().Add(20 * time.Second)
 	for i := range 4 {
-		for {
+		poll.Until(t, 20*time.Second, fmt.Sprintf("e%d blocked", i), func() bool {
 			a, ok := g.Allowed(fmt.Sprint("e", i))
-			if a.Decision == Block && !ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("e%d: %+v", i, a)
-			}
-			time.Sleep(2 * time.Millisecond) // polling interval
-		}
+			return a.Decision == Block && !ok
+		})
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/transferwatch/transferwatch/internal/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
 	"github.com/transferwatch/transferwatch/pkg/gate"
 )
 

@@ -8,9 +8,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/transferwatch/transferwatch/internal/redistest"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store/storetest"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 	"github.com/transferwatch/transferwatch/pkg/event"
 )
 

@@ -13,11 +13,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/transferwatch/transferwatch/internal/poll"
-	"github.com/transferwatch/transferwatch/internal/redistest"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"
 	"github.com/transferwatch/transferwatch/internal/store/storetest"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
 // open returns a Store closed when the test ends.

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transferwatch/transferwatch/internal/poll"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 )
 
 // Run runs the conformance suite. Each subtest calls open one or more times

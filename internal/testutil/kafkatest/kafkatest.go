@@ -26,7 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/transferwatch/transferwatch/internal/poll"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 )
 
 // Cluster is a running in-process cluster.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/transferwatch/transferwatch/internal/testcert"
+	"github.com/transferwatch/transferwatch/internal/testutil/testcert"
 )
 
 // TLSServer starts a redis-server that accepts TLS connections only (its

@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -50,19 +51,9 @@ func Cluster(t testing.TB, n int) []string {
 		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
 	}
 
-	deadline := time.Now().Add(clusterTimeout)
-	pause := 5 * time.Millisecond
 	for _, addr := range addrs {
-		for {
-			err := clusterReady(addr, n)
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("redistest: cluster not ready within %s: %v", clusterTimeout, err)
-			}
-			time.Sleep(pause) // polling a condition under a deadline
-			pause = min(2*pause, 100*time.Millisecond)
+		if err := poll.Wait(clusterTimeout, func() error { return clusterReady(addr, n) }); err != nil {
+			t.Fatalf("redistest: cluster at %s not ready: %v", addr, err)
 		}
 	}
 	return addrs

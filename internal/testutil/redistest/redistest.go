@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"io"
 	"net"
 	"os"
@@ -204,24 +205,18 @@ func (in *Instance) log() string {
 // authentication error included, means the server is up), the process
 // exits, or startTimeout passes.
 func waitReady(addr string, tlsConf *tls.Config, exited <-chan struct{}) error {
-	deadline := time.Now().Add(startTimeout)
-	pause := 2 * time.Millisecond
-	for {
-		_, err := command(addr, tlsConf, "PING")
-		var reply replyError
-		if err == nil || errors.As(err, &reply) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no answer to PING within %s: %w", startTimeout, err)
-		}
+	return poll.Wait(startTimeout, func() error {
 		select {
 		case <-exited:
-			return errors.New("exited before answering PING")
-		case <-time.After(pause):
+			return poll.Stop(errors.New("exited before answering PING"))
+		default:
 		}
-		pause = min(2*pause, 100*time.Millisecond)
-	}
+		_, err := command(addr, tlsConf, "PING")
+		if _, ok := errors.AsType[replyError](err); ok {
+			return nil
+		}
+		return err
+	})
 }
 
 // freePort returns a TCP port on the loopback interface that was free a

@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"testing"
 
-	"github.com/transferwatch/transferwatch/internal/testcert"
+	"github.com/transferwatch/transferwatch/internal/testutil/testcert"
 )
 
 // Certs are a throwaway CA and a server certificate it signed for
