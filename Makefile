@@ -10,7 +10,10 @@ BIN      := bin/transferwatch
 TEST_DEPS := redis-server:redis-server redis-cli:redis-tools kcat:kcat promtool:prometheus curl:curl
 # helm, for the chart's template tests (internal/deploycheck) and deploy/check.sh; go-installed.
 HELM_VERSION ?= v3.16.4
+# golangci-lint, for `make lint` (.golangci.yml); go-installed.
+GOLANGCI_LINT_VERSION ?= v2.15.0
 GOBIN_DIR := $(or $(shell $(GO) env GOBIN 2>/dev/null),$(shell $(GO) env GOPATH 2>/dev/null)/bin)
+GOLANGCI_LINT := $(GOBIN_DIR)/golangci-lint
 
 .DEFAULT_GOAL := help
 
@@ -60,6 +63,15 @@ bench: deps ## Run the benchmarks: micro-benchmarks (hot path, sketches, decoder
 	$(GO) run ./cmd/twbench $(BENCHFLAGS)
 
 .PHONY: lint
-lint: ## gofmt and go vet.
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+lint: lint-deps ## golangci-lint (.golangci.yml: formatting, vet, staticcheck, errorlint, revive, gocritic, modernize, depguard).
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: lint-deps
+lint-deps: ## Install golangci-lint $(GOLANGCI_LINT_VERSION) when missing (go install, a few minutes).
+	@[ -x "$(GOLANGCI_LINT)" ] && "$(GOLANGCI_LINT)" version 2>/dev/null | grep -q "$(GOLANGCI_LINT_VERSION:v%=%)" || { \
+	  echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into $(GOBIN_DIR) (go install, a few minutes)"; \
+	  GOFLAGS= $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); }
+
+.PHONY: fmt
+fmt: lint-deps ## Format the code as `make lint` wants it (gofmt, goimports with local imports last).
+	$(GOLANGCI_LINT) fmt ./...

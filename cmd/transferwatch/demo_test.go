@@ -212,7 +212,7 @@ func TestDemo(t *testing.T) {
 
 	// Logs are JSON on stderr and say the demo key is in use; no subject
 	// identifier is printed anywhere.
-	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+	for l := range strings.SplitSeq(strings.TrimSpace(stderr.String()), "\n") {
 		if !json.Valid([]byte(l)) {
 			t.Errorf("stderr line is not JSON: %q", l)
 			break

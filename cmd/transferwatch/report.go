@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/transferwatch/transferwatch/pkg/event"
 	"io"
 	"path/filepath"
 	"time"
+
+	"github.com/transferwatch/transferwatch/pkg/event"
 
 	"github.com/transferwatch/transferwatch/internal/app"
 	"github.com/transferwatch/transferwatch/internal/config"

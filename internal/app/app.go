@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -80,8 +81,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		done := make(chan error, 1)
 		go func() {
 			var errs error
-			for i := len(cleanups) - 1; i >= 0; i-- {
-				errs = errors.Join(errs, cleanups[i]())
+			for _, cleanup := range slices.Backward(cleanups) {
+				errs = errors.Join(errs, cleanup())
 			}
 			done <- errs
 		}()

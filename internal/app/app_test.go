@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"strings"
@@ -37,8 +36,7 @@ func TestActorEndingStopsTheProcess(t *testing.T) {
 	}
 	started := make(chan struct{})
 	done := make(chan error, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := t.Context()
 	go func() {
 		done <- app.Run(ctx, app.Options{
 			Config: cfg, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),

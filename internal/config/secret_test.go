@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -65,10 +66,8 @@ func TestSecretFieldsAreSecrets(t *testing.T) {
 			return
 		}
 		found++
-		for _, st := range secretTypes {
-			if f.Type == st {
-				return
-			}
+		if slices.Contains(secretTypes, f.Type) {
+			return
 		}
 		t.Errorf("%s is a %s: a field named like a secret must be a Secret or a SecretKey (or, if it holds none, be listed in notSecret with the reason)", path, f.Type)
 	})
@@ -85,8 +84,7 @@ func TestSecretsNeverShow(t *testing.T) {
 	var values []string
 	var set func(v reflect.Value)
 	set = func(v reflect.Value) {
-		for i := range v.NumField() {
-			fv := v.Field(i)
+		for _, fv := range v.Fields() {
 			switch fv.Type() {
 			case reflect.TypeFor[Secret]():
 				s := fmt.Sprintf("s3cret-%d", len(values))
@@ -120,7 +118,7 @@ func TestSecretsNeverShow(t *testing.T) {
 		"%+v kafka": fmt.Sprintf("%+v", c.Kafka), "%#v kafka": fmt.Sprintf("%#v", c.Kafka),
 		"%+v redis": fmt.Sprintf("%+v", c.Redis), "%#v redis": fmt.Sprintf("%#v", c.Redis),
 		"%x key": fmt.Sprintf("%x", c.SubjectKey), "%v key": fmt.Sprintf("%v", c.SubjectKey),
-		"%d key": fmt.Sprintf("%d", c.SubjectKey), "%s token": fmt.Sprintf("%s", c.APIToken),
+		"%d key": fmt.Sprintf("%d", c.SubjectKey), "%s token": c.APIToken.String(),
 		"json": string(j),
 	} {
 		for _, s := range values {

@@ -226,7 +226,9 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 		stopGen()
-		<-genDone
+		if err := <-genDone; err != nil { // an error it met before the stop
+			errs = append(errs, err)
+		}
 		stopApp()
 		if !appStopped {
 			if err := <-appDone; err != nil && !errors.Is(err, context.Canceled) {

@@ -77,7 +77,7 @@ const (
 // the configured time zone (approval dates are relative to it so that the
 // stories hold whenever the demo runs).
 func stories(today time.Time) []story {
-	date := func(t time.Time) civil.Date { return civil.DateOf(t) }
+	date := civil.DateOf
 	renewalUntil := today.AddDate(0, 0, 60) // within renewal_lead_days (183)
 	ciioFrom := today.AddDate(-1, 0, -35)
 	contractFrom := today.AddDate(0, 0, -200)

@@ -67,8 +67,7 @@ func TestBacklog(t *testing.T) {
 			for _, m := range rec.messages() {
 				e, err := event.Decode(m.Value, now)
 				if err != nil {
-					var ee *event.Error
-					if !errors.As(err, &ee) {
+					if _, ok := errors.AsType[*event.Error](err); !ok {
 						t.Errorf("decode error %v is not an *event.Error", err)
 					}
 					invalid++

@@ -122,7 +122,7 @@ func TestFrame(t *testing.T) {
 		if !strings.Contains(frame, escRed) {
 			t.Errorf("width %d: no color", width)
 		}
-		for _, l := range strings.Split(plain, "\n") {
+		for l := range strings.SplitSeq(plain, "\n") {
 			if n := utf8.RuneCountInString(l); n >= width {
 				t.Errorf("width %d: line of %d runes: %q", width, n, l)
 			}

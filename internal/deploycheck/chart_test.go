@@ -109,7 +109,7 @@ func renderErr(t *testing.T, args ...string) ([]object, error) {
 	cmd.Stderr = &stderr
 	b, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("helm template %v: %v\n%s", args, err, stderr.String())
+		return nil, fmt.Errorf("helm template %v: %w\n%s", args, err, stderr.String())
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	var objs []object

@@ -232,7 +232,7 @@ func TestDockerfileGoMatchesGoMod(t *testing.T) {
 		}
 	}
 	// Every FROM names its image through an ARG, so that a digest is pinned in one place.
-	for _, line := range strings.Split(string(docker), "\n") {
+	for line := range strings.SplitSeq(string(docker), "\n") {
 		if strings.HasPrefix(line, "FROM ") && !strings.Contains(line, "${") {
 			t.Errorf("Dockerfile %q names its image directly", line)
 		}

@@ -254,8 +254,7 @@ func classify(o Options, m kafka.Message, rep *Report) (kafka.Message, bool) {
 	}
 	if _, err := event.Decode(m.Value, o.Now()); err != nil {
 		field := "event"
-		var e *event.Error
-		if errors.As(err, &e) {
+		if e, ok := errors.AsType[*event.Error](err); ok {
 			field, _, _ = strings.Cut(e.Field, "[") // subjects[3]: subjects
 		}
 		rep.Invalid[field]++

@@ -22,10 +22,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/transferwatch/transferwatch/internal/civil"
 	"math"
 	"slices"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/civil"
 
 	"github.com/transferwatch/transferwatch/internal/buildinfo"
 	"github.com/transferwatch/transferwatch/internal/policy"

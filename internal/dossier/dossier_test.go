@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/transferwatch/transferwatch/internal/civil"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/civil"
 
 	"github.com/transferwatch/transferwatch/internal/buildinfo"
 	"github.com/transferwatch/transferwatch/internal/dossier"

@@ -204,11 +204,10 @@ func NewPlan(kind string, m policy.Mechanism, preset string, start policy.Date) 
 // applied for, its renewal.
 func NewPlans(preset string, st policy.Status, startBy []StartBy, today policy.Date) []Plan {
 	type need struct {
-		start   policy.Date
-		basis   string
-		latest  *policy.Date
-		rules   []string
-		reached bool
+		start  policy.Date
+		basis  string
+		latest *policy.Date
+		rules  []string
 	}
 	needs := map[policy.Mechanism]*need{}
 	add := func(m policy.Mechanism, rule string, start policy.Date, basis string, latest *policy.Date) {

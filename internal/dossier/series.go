@@ -1,10 +1,11 @@
 package dossier
 
 import (
-	"github.com/transferwatch/transferwatch/internal/civil"
 	"math"
 	"slices"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/civil"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"

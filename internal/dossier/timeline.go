@@ -1,8 +1,9 @@
 package dossier
 
 import (
-	"github.com/transferwatch/transferwatch/internal/civil"
 	"slices"
+
+	"github.com/transferwatch/transferwatch/internal/civil"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
 )

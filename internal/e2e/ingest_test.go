@@ -219,7 +219,7 @@ func headers(m kafka.Message) map[string]string {
 
 func grep(body, prefix string) string {
 	var out []string
-	for _, l := range strings.Split(body, "\n") {
+	for l := range strings.SplitSeq(body, "\n") {
 		if strings.HasPrefix(l, prefix) {
 			out = append(out, l)
 		}
@@ -230,7 +230,7 @@ func grep(body, prefix string) string {
 // metric returns the value of an unlabelled metric (or the first series).
 func metric(s *service, name string) float64 {
 	_, body := s.get("/metrics")
-	for _, l := range strings.Split(body, "\n") {
+	for l := range strings.SplitSeq(body, "\n") {
 		if strings.HasPrefix(l, name+" ") || strings.HasPrefix(l, name+"{") {
 			f := strings.Fields(l)
 			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
@@ -244,7 +244,7 @@ func metric(s *service, name string) float64 {
 func lagSum(s *service) float64 {
 	_, body := s.get("/metrics")
 	sum := 0.0
-	for _, l := range strings.Split(body, "\n") {
+	for l := range strings.SplitSeq(body, "\n") {
 		if strings.HasPrefix(l, "transferwatch_consumer_lag{") {
 			f := strings.Fields(l)
 			v, _ := strconv.ParseFloat(f[len(f)-1], 64)

@@ -3,11 +3,13 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
 	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
@@ -62,9 +64,7 @@ func TestLawThroughKafkaAndRedis(t *testing.T) {
 	event := func(entity string, fields map[string]any) kafka.Message {
 		v := map[string]any{"occurred_at": time.Now().Format(time.RFC3339), "entity": entity, "recipient": "hq-us",
 			"subjects": []string{"p-1", "p-2", "p-3"}}
-		for k, x := range fields {
-			v[k] = x
-		}
+		maps.Copy(v, fields)
 		b, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 
 	"github.com/segmentio/kafka-go"
 

@@ -894,7 +894,7 @@ func TestMechanisms(t *testing.T) {
 			t.Errorf("%s satisfies %s: %v, want %v", tt.have, tt.required, got, tt.want)
 		}
 	}
-	if !(StandardContract.Strength() == Certification.Strength() && Certification.Strength() < SecurityAssessment.Strength()) {
+	if StandardContract.Strength() != Certification.Strength() || Certification.Strength() >= SecurityAssessment.Strength() {
 		t.Error("want standard_contract = certification < security_assessment")
 	}
 }

@@ -25,7 +25,7 @@ func Exemptions() []event.Exemption {
 // added. Every other exemption depends on the entity or the preset and is
 // decided when the store is read (Settings.Counting).
 func StoredExempt(x event.Exemption, important bool) bool {
-	return x != event.ExemptionNone && !(x == event.ExemptionTransit && important)
+	return x != event.ExemptionNone && (x != event.ExemptionTransit || !important)
 }
 
 // Counting says which transfers count toward the counters of one entity:

@@ -83,10 +83,8 @@ func ObserveFlows(h sketch.History, w sketch.Window, thisYear int, includeExempt
 			if a == nil {
 				a = &acc{f: FlowFigure{FlowKey: pk, Sketch: f.People.Clone()}, events: f.Events.Clone()}
 				by[pk] = a
-			} else {
-				if a.f.Sketch.Merge(f.People) != nil || a.events.Merge(f.Events) != nil {
-					continue // the same precision always merges
-				}
+			} else if a.f.Sketch.Merge(f.People) != nil || a.events.Merge(f.Events) != nil {
+				continue // the same precision always merges
 			}
 			first, last := time.Unix(f.First, 0), time.Unix(f.Last, 0)
 			if a.f.First.IsZero() || first.Before(a.f.First) {

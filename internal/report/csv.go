@@ -30,8 +30,7 @@ func CSVNames() []string {
 // of a key in lang.
 func (r *Renderer) CSV(d *dossier.Dossier, lang i18n.Lang) ([]File, error) {
 	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
-	i := func(n int) string { return strconv.Itoa(n) }
-	b := func(v bool) string { return strconv.FormatBool(v) }
+	i, b := strconv.Itoa, strconv.FormatBool
 	dp := func(p *policy.Date) string {
 		if p == nil {
 			return ""

@@ -5,12 +5,13 @@ import (
 	"encoding/csv"
 	"encoding/xml"
 	"errors"
-	"github.com/transferwatch/transferwatch/internal/civil"
-	"github.com/transferwatch/transferwatch/pkg/decision"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/civil"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 
 	"github.com/transferwatch/transferwatch/internal/dossier"
 	"github.com/transferwatch/transferwatch/internal/i18n"

@@ -148,12 +148,12 @@ func referenceDecode(data []byte, now time.Time) (Event, error) {
 		}
 	}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return Event{}, fmt.Errorf("reference: object not closed: %v", err)
+		return Event{}, fmt.Errorf("reference: object not closed: %w", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Event{}, fmt.Errorf("reference: data after the object: %v", err) // json.Valid said no
+		return Event{}, fmt.Errorf("reference: data after the object: %w", err) // json.Valid said no
 	}
-	for f := field(0); f < numFields; f++ { // the contract's order
+	for f := range numFields { // the contract's order
 		if err := errs[f.String()]; err != nil {
 			return Event{}, err
 		}

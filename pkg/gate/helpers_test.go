@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 
 	"github.com/segmentio/kafka-go"
 

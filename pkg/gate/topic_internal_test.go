@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 
 	"github.com/segmentio/kafka-go"
 

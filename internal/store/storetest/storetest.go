@@ -228,7 +228,7 @@ func testMergeThenHistory(t *testing.T, open func(*testing.T) store.Store) {
 	small := Subjects{From: 100_000, To: 100_050}
 
 	b := big.Batch("acme-sh")
-	b.Merge(small.Batch("globex.bj"))
+	must(t, b.Merge(small.Batch("globex.bj")))
 	b[sketch.Key{Entity: "acme-sh", Year: y}].MarkImportant(true)
 	merge(t, s, b)
 
@@ -342,7 +342,7 @@ func testEntities(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	b := make(sketch.Batch) // several entities in one batch
 	for _, id := range ids[:4] {
-		b.Merge(Subjects{From: 1000, To: 1010}.Batch(id))
+		must(t, b.Merge(Subjects{From: 1000, To: 1010}.Batch(id)))
 	}
 	merge(t, s, b)
 
@@ -748,7 +748,7 @@ func testSeveralYears(t *testing.T, open func(*testing.T) store.Store) {
 	}}
 	this := Subjects{From: 4000, To: 9000}
 	b := last.Batch("acme-sh")
-	b.Merge(this.Batch("acme-sh"))
+	must(t, b.Merge(this.Batch("acme-sh")))
 	b[sketch.Key{Entity: "acme-sh", Year: y - 1}].MarkImportant(false)
 	merge(t, s, b)
 
@@ -897,5 +897,13 @@ func testFlows(t *testing.T, open func(*testing.T) store.Store) {
 		if !equalEncodings(map[sketch.Key]map[string][]byte{{}: got}, map[sketch.Key]map[string][]byte{{}: want}) {
 			t.Fatalf("client %d: the flows stored differ from one merge of every event (%d fields, want %d)", i, len(got), len(want))
 		}
+	}
+}
+
+// must fails the test on err.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

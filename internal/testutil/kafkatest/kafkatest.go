@@ -136,7 +136,7 @@ func (c *Cluster) start(port int) {
 		c.Cluster = kc
 		return true
 	})
-	c.t.Cleanup(c.Cluster.Close)
+	c.t.Cleanup(c.Close)
 	c.addr = c.ListenAddrs()[0]
 	c.tr = &kafka.Transport{DialTimeout: 10 * time.Second, TLS: c.tls, SASL: c.sasl}
 	c.t.Cleanup(c.tr.CloseIdleConnections)
@@ -147,7 +147,7 @@ func (c *Cluster) start(port int) {
 // state is saved first, so that Restart resumes it.
 func (c *Cluster) Stop() {
 	c.tr.CloseIdleConnections()
-	c.Cluster.Close()
+	c.Close()
 }
 
 // Restart starts the broker again after Stop, on the same address and,

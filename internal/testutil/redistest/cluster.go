@@ -3,12 +3,13 @@ package redistest
 import (
 	"context"
 	"fmt"
-	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 )
 
 // clusterTimeout bounds how long a new cluster may take to agree on its

@@ -13,7 +13,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"io"
 	"net"
 	"os"
@@ -25,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 )
 
 const (
