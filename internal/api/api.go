@@ -5,7 +5,6 @@
 package api
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -15,7 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/transferwatch/transferwatch/internal/console"
 	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/internal/webauth"
 )
 
 // Statuses is the decider's cache.
@@ -36,8 +37,13 @@ type Options struct {
 	Ready func(*http.Request) error
 	// Gatherer serves /metrics.
 	Gatherer prometheus.Gatherer
-	// Token, when set, is required as "Authorization: Bearer <token>" on /v1.
+	// Token, when set, is required on /v1 and the console (/ui/): as
+	// "Authorization: Bearer <token>", or as the session cookie the
+	// console's login form sets (package webauth).
 	Token string
+	// Dossiers builds the dossiers of the console's Entity and Plan pages;
+	// nil: those pages show what the statuses hold.
+	Dossiers console.Dossiers
 	// Registerer, when set, receives the request metrics of every route.
 	Registerer prometheus.Registerer
 	// Pprof serves /debug/pprof/, behind Token like /v1.
@@ -70,7 +76,17 @@ func Handler(o Options) http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
 
-	v1 := mux.guarded(func(h http.Handler) http.Handler { return requireToken(o.Token, h) })
+	guard := webauth.New(o.Token)
+	// The console checks the token itself: without it, a browser is sent
+	// to the login form rather than answered 401.
+	mux.Handle(console.Prefix, console.Handler(console.Options{
+		Statuses: o.Statuses, Dossiers: o.Dossiers, Guard: guard, Now: o.Now,
+	}))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, console.Prefix, http.StatusSeeOther)
+	})
+
+	v1 := mux.guarded(func(h http.Handler) http.Handler { return requireToken(guard, h) })
 	v1.HandleFunc("GET /v1/entities", func(w http.ResponseWriter, _ *http.Request) {
 		list := o.Statuses.Statuses()
 		out := make([]any, len(list))
@@ -157,14 +173,14 @@ func entityStatus(s policy.Status) any {
 	return evaluatedStatus{Status: s, Evaluated: true}
 }
 
-func requireToken(token string, next http.Handler) http.Handler {
-	if token == "" {
+// requireToken answers 401 to a request without the token (bearer header
+// or console session cookie).
+func requireToken(g *webauth.Guard, next http.Handler) http.Handler {
+	if !g.Enabled() {
 		return next
 	}
-	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		if !g.Allowed(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="transferwatch"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
