@@ -655,3 +655,22 @@ entities:
 		t.Errorf("filed_on 2026-02-30: %v", err)
 	}
 }
+
+func TestFingerprintIgnoresSecretsOnly(t *testing.T) {
+	a := Default()
+	a.Redis.Password = "s3cret-one"
+	a.APIToken = "tok1"
+	b := Default()
+	b.Redis.Password = "two"
+	b.APIToken = "tok2"
+	if a.Fingerprint() != b.Fingerprint() || len(a.Fingerprint()) != 64 {
+		t.Errorf("secrets change the fingerprint: %s, %s", a.Fingerprint(), b.Fingerprint())
+	}
+	b.Policy.Preset = "cac-2022"
+	if a.Fingerprint() == b.Fingerprint() {
+		t.Error("the preset does not change the fingerprint")
+	}
+	if strings.Contains(a.String(), "s3cret") {
+		t.Error("secret printed")
+	}
+}

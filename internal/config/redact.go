@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -91,4 +93,21 @@ func setOrNot(set bool) string {
 		return "set"
 	}
 	return "not set"
+}
+
+// Fingerprint returns the sha256, in hex, of the effective configuration
+// with every secret redacted (the YAML String prints, without its
+// comments): two instances with the same fingerprint hold the same
+// figures against the same rules. A secret changes no fingerprint, so the
+// fingerprint discloses nothing of it.
+func (c *Config) Fingerprint() string {
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c.Redacted()); err != nil {
+		b.WriteString("unprintable: " + err.Error())
+	}
+	_ = enc.Close()
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:])
 }

@@ -69,3 +69,35 @@ func (s Status) reasons() []string {
 	}
 	return slices.Clone(s.Reasons)
 }
+
+// Change is a decision change as the store's decision history keeps it
+// (GET /v1/entities/{id}/history, the evidence pack): the decisions-topic
+// message with the figures of every rule behind the change. A change
+// recorded from the decisions topic alone (a store repaired after a loss)
+// has no Rules.
+type Change struct {
+	Signal
+	Rules []RuleFigure `json:"rules,omitempty"`
+}
+
+// RuleFigure is what a rule held at a decision change.
+type RuleFigure struct {
+	ID         string  `json:"id"`
+	Threshold  uint64  `json:"threshold"`
+	Estimate   uint64  `json:"estimate"`
+	UpperBound uint64  `json:"upper_bound"`
+	Ratio      float64 `json:"ratio"`
+	Level      Level   `json:"level"`
+	Covered    bool    `json:"covered"`
+}
+
+// Change returns the history record of the status's decision, which follows
+// previous, as the given version.
+func (s Status) Change(previous Decision, version int64) Change {
+	c := Change{Signal: s.Signal(previous, version), Rules: make([]RuleFigure, len(s.Rules))}
+	for i, r := range s.Rules {
+		c.Rules[i] = RuleFigure{ID: r.ID, Threshold: r.Threshold, Estimate: r.Estimate, UpperBound: r.UpperBound,
+			Ratio: r.Ratio, Level: r.Level, Covered: r.Covered}
+	}
+	return c
+}
