@@ -25,6 +25,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/buildinfo"
 	"github.com/transferwatch/transferwatch/internal/config"
 	"github.com/transferwatch/transferwatch/internal/decide"
+	"github.com/transferwatch/transferwatch/internal/dossier"
 	"github.com/transferwatch/transferwatch/internal/ingest"
 	"github.com/transferwatch/transferwatch/internal/kafkadial"
 	"github.com/transferwatch/transferwatch/internal/policy"
@@ -197,8 +198,11 @@ func Run(ctx context.Context, o Options) (err error) {
 		Gatherer:   reg,
 		Registerer: reg,
 		Token:      cfg.APIToken,
-		Pprof:      cfg.HTTP.Pprof,
-		Now:        o.Now,
+		Dossiers: dossier.New(st, dossier.Options{
+			Settings: settings, Entities: Registry(cfg), Fingerprint: cfg.Fingerprint(), Now: o.Now,
+		}),
+		Pprof: cfg.HTTP.Pprof,
+		Now:   o.Now,
 		Ready: func(r *http.Request) error {
 			if draining.Load() {
 				return errors.New("shutting down")

@@ -24,8 +24,12 @@ func parsePages() map[string]*template.Template {
 
 func funcs() template.FuncMap {
 	return template.FuncMap{
-		"num": formatNum,
-		"pct": func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
+		"num":        formatNum,
+		"counterKey": counterKey,
+		// {{.Y | plus 4}}: the piped value comes last.
+		"plus":  func(d, v float64) float64 { return v + d },
+		"minus": func(d, v float64) float64 { return v - d },
+		"pct":   func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
 	}
 }
 
