@@ -120,4 +120,3 @@ func (c *console) planPage(w http.ResponseWriter, r *http.Request) {
 	}
 	c.render(w, r, http.StatusOK, "plan", d)
 }
-

@@ -99,11 +99,11 @@ func TestConsoleScreenshots(t *testing.T) {
 		t.Run(s.file, func(t *testing.T) {
 			p := b.NewPage(t)
 			p.Navigate(base + s.path)
-			if n := browsertest.Must(p, chromedp.Evaluate[int]("document.querySelectorAll('" + s.want + "').length")); n != 1 {
+			if n := browsertest.Must(p, chromedp.Evaluate[int]("document.querySelectorAll('"+s.want+"').length")); n != 1 {
 				t.Fatalf("%s: no %s on the page", s.path, s.want)
 			}
 			if s.scroll != "" {
-				browsertest.Must(p, chromedp.Evaluate[bool]("document.getElementById('" + s.scroll + "').scrollIntoView(), true"))
+				browsertest.Must(p, chromedp.Evaluate[bool]("document.getElementById('"+s.scroll+"').scrollIntoView(), true"))
 			}
 			img := browsertest.Must(p, chromedp.CaptureScreenshot())
 			cfg, err := png.DecodeConfig(bytes.NewReader(img))
