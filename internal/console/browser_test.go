@@ -1,0 +1,254 @@
+package console_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/transferwatch/transferwatch/internal/browsertest"
+	"github.com/transferwatch/transferwatch/internal/poll"
+)
+
+// TestConsoleInBrowser runs the real service (app.Run: decider, API,
+// console) and drives the console in a real headless Chromium: login,
+// every page without a console error, the figures on the pages equal to
+// the API's, the language switch, the keyboard, and the session cookie
+// opening the API. One browser serves every subtest, in order: the login
+// comes first and its cookie serves the others.
+func TestConsoleInBrowser(t *testing.T) {
+	s := startService(t)
+	b := browsertest.Start(t)
+
+	t.Run("login", func(t *testing.T) {
+		// Without the token, the API refuses and the console asks for it.
+		resp, err := http.Get(s.base + "/v1/entities")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("GET /v1/entities without a token: %s", resp.Status)
+		}
+		p := b.NewPage(t)
+		p.Navigate(s.base + "/ui/entities/acme-sh")
+		loc := browsertest.Must(p, chromedp.Location())
+		if want := "/ui/login?next=" + url.QueryEscape("/ui/entities/acme-sh"); !strings.HasSuffix(loc, want) {
+			t.Fatalf("location = %s, want the login form (%s)", loc, want)
+		}
+		// A wrong token is refused with 401 (which the browser logs).
+		p.Do(chromedp.SendKeys(chromedp.ID("token"), "not-the-token"), chromedp.Click(chromedp.ID("login-submit")),
+			chromedp.WaitVisible(chromedp.ID("login-error")))
+		poll.Until(t, 10*time.Second, "the 401 in the browser log", func() bool { return len(p.Problems()) > 0 })
+		if got := p.TakeProblems(); !strings.Contains(strings.Join(got, "\n"), "401") {
+			t.Errorf("problems after a wrong token = %q, want the 401", got)
+		}
+		if ck := browsertest.Must(p, chromedp.Evaluate[string]("document.cookie")); strings.Contains(ck, "tw_session") {
+			t.Errorf("a session cookie after a wrong token, or readable by script: %q", ck)
+		}
+		// The right token leads to the page asked for.
+		p.Do(chromedp.SendKeys(chromedp.ID("token"), testToken), chromedp.Click(chromedp.ID("login-submit")),
+			chromedp.WaitVisible(chromedp.ID("counters")))
+		if loc := browsertest.Must(p, chromedp.Location()); !strings.HasSuffix(loc, "/ui/entities/acme-sh") {
+			t.Errorf("location after login = %s", loc)
+		}
+		// The cookie is HttpOnly: no script reads it.
+		if ck := browsertest.Must(p, chromedp.Evaluate[string]("document.cookie")); strings.Contains(ck, "tw_session") {
+			t.Errorf("the session cookie is readable by script: %q", ck)
+		}
+		// It opens the API too (the evidence pack is under /v1).
+		p.Navigate(s.base + "/v1/entities/acme-sh")
+		if body := browsertest.Must(p, chromedp.Evaluate[string]("document.body.innerText")); !strings.Contains(body, `"entity":"acme-sh"`) {
+			t.Errorf("/v1/entities/acme-sh with the session cookie: %.200s", body)
+		}
+	})
+
+	var api struct {
+		Entities []apiStatus `json:"entities"`
+	}
+	if err := s.get("/v1/entities", &api); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("entities", func(t *testing.T) {
+		p := b.NewPage(t)
+		p.Navigate(s.base + "/ui/?lang=en")
+		ids := p.Texts("#entities tbody tr th a")
+		decisions := attrs(p, "#entities tbody tr [data-decision]", "data-decision")
+		want := map[string]string{}
+		for _, e := range api.Entities {
+			want[e.Entity] = *e.Decision
+		}
+		if len(ids) != len(want) || len(decisions) != len(ids) {
+			t.Fatalf("rows %q, decisions %q; API: %v", ids, decisions, want)
+		}
+		for i, id := range ids {
+			if decisions[i] != want[id] {
+				t.Errorf("%s: page says %s, API %s", id, decisions[i], want[id])
+			}
+		}
+		// Most urgent first.
+		rank := map[string]int{"block": 0, "warn": 1, "allow": 2}
+		if !slices.IsSortedFunc(decisions, func(a, b string) int { return rank[a] - rank[b] }) {
+			t.Errorf("rows not sorted by decision: %q", decisions)
+		}
+		// The filter works without JavaScript: a plain GET form.
+		for d, n := range count(want) {
+			p.Navigate(s.base + "/ui/?decision=" + d)
+			got := attrs(p, "#entities tbody tr [data-decision]", "data-decision")
+			if len(got) != n || slices.ContainsFunc(got, func(g string) bool { return g != d }) {
+				t.Errorf("filter %s: %q, want %d rows", d, got, n)
+			}
+		}
+	})
+
+	t.Run("entity figures equal the API's", func(t *testing.T) {
+		p := b.NewPage(t)
+		for _, e := range api.Entities {
+			var want apiStatus
+			if err := s.get("/v1/entities/"+e.Entity, &want); err != nil {
+				t.Fatal(err)
+			}
+			p.Navigate(s.base + "/ui/entities/" + e.Entity + "?lang=en")
+			if got := p.Attr("#decision", "data-decision"); got != *want.Decision {
+				t.Errorf("%s: decision %q, API %q", e.Entity, got, *want.Decision)
+			}
+			for _, c := range want.Counters {
+				sel := fmt.Sprintf(`#counters tr[data-counter="%s/%s"]`, c.Counter, c.Window)
+				est := p.Texts(sel + ` [data-field="estimate"]`)
+				ub := p.Texts(sel + ` [data-field="upper_bound"]`)
+				if len(est) != 1 || len(ub) != 1 || parseNum(t, est[0]) != c.Estimate || parseNum(t, ub[0]) != c.UpperBound {
+					t.Errorf("%s %s/%s: page %q/%q, API %d/%d", e.Entity, c.Counter, c.Window, est, ub, c.Estimate, c.UpperBound)
+				}
+			}
+			levels := attrs(p, "#rules tr[data-rule]", "data-rule")
+			if len(levels) != len(want.Rules) {
+				t.Errorf("%s: %d rules on the page, %d in the API", e.Entity, len(levels), len(want.Rules))
+			}
+			// The chart is an image with a text alternative and its numbers.
+			if n := browsertest.Must(p, chromedp.Evaluate[int](`document.querySelectorAll('figure.series svg[role="img"] title, figure.series svg[role="img"] desc').length`)); n < 2 {
+				t.Errorf("%s: the series chart has no title and desc", e.Entity)
+			}
+			if n := len(p.Texts("figure.series table.points tbody tr")); n < 30 {
+				t.Errorf("%s: %d rows of figures under the chart", e.Entity, n)
+			}
+			if href := p.Attr("#report-link", "href"); href != "/v1/entities/"+e.Entity+"/report?format=html" {
+				t.Errorf("%s: report link %q", e.Entity, href)
+			}
+		}
+		// lotus-sz: its approval on the timeline, with its re-application
+		// deadline.
+		p.Navigate(s.base + "/ui/entities/lotus-sz?lang=en")
+		if desc := p.Texts("#timeline desc"); len(desc) != 1 || !strings.Contains(desc[0], "CAC-TEST-0311") || !strings.Contains(desc[0], "re-apply") {
+			t.Errorf("timeline desc = %q", desc)
+		}
+		// acme-sh: forecast to cross 100,000 with a start-by window.
+		p.Navigate(s.base + "/ui/entities/acme-sh?lang=en")
+		if got := p.Texts(`#start-by tr[data-rule="personal-100k"] [data-field="latest"]`); len(got) != 1 {
+			t.Errorf("acme-sh start-by window = %q", got)
+		}
+		if n := len(p.Texts("#flows tbody tr")); n != 1 {
+			t.Errorf("acme-sh flows: %d rows", n)
+		}
+	})
+
+	t.Run("language switch", func(t *testing.T) {
+		p := b.NewPage(t)
+		p.Navigate(s.base + "/ui/?lang=en")
+		p.Do(chromedp.Click(chromedp.ID("lang-zh")), chromedp.WaitReady(chromedp.CSS(`html[lang="zh-Hans"]`)))
+		if h := p.Texts("main h1"); len(h) != 1 || h[0] != "数据处理者" {
+			t.Errorf("h1 in Chinese = %q", h)
+		}
+		// The choice is remembered by a cookie on the next page.
+		p.Navigate(s.base + "/ui/plan")
+		if got := p.Attr("html", "lang"); got != "zh-Hans" {
+			t.Errorf("lang on the next page = %q", got)
+		}
+		if h := p.Texts("#h-checklist"); len(h) != 1 || h[0] != "材料清单" {
+			t.Errorf("checklist heading in Chinese = %q", h)
+		}
+		p.Do(chromedp.Click(chromedp.ID("lang-en")), chromedp.WaitReady(chromedp.CSS(`html[lang="en"]`)))
+		if h := p.Texts("#h-checklist"); len(h) != 1 || h[0] != "Document checklist" {
+			t.Errorf("checklist heading in English = %q", h)
+		}
+		for _, path := range []string{"/ui/?lang=zh", "/ui/entities/acme-sh?lang=zh", "/ui/plan?lang=zh", "/ui/?lang=en", "/ui/entities/lotus-sz", "/ui/plan"} {
+			p.Navigate(s.base + path)
+			if body := browsertest.Must(p, chromedp.Evaluate[string]("document.documentElement.outerHTML")); strings.Contains(body, "⟦") {
+				i := strings.Index(body, "⟦")
+				t.Errorf("%s: a label missing from the catalogue: %s", path, body[i:min(i+60, len(body))])
+			}
+		}
+	})
+
+	t.Run("plan", func(t *testing.T) {
+		p := b.NewPage(t)
+		p.Navigate(s.base + "/ui/plan?lang=en")
+		planned := attrs(p, "section.plan-entity", "data-entity")
+		if !slices.Contains(planned, "acme-sh") || !slices.Contains(planned, "lotus-sz") {
+			t.Errorf("plans for %q, want acme-sh (forecast to cross) and lotus-sz (renewal)", planned)
+		}
+		suppliers := attrs(p, "#checklist tbody tr", "data-supplier")
+		if len(suppliers) != 12 || !slices.Contains(suppliers, "transferwatch") || !slices.Contains(suppliers, "company") {
+			t.Errorf("checklist suppliers = %q", suppliers)
+		}
+		if n := browsertest.Must(p, chromedp.Evaluate[int](`document.querySelectorAll('section.plan-entity svg[role="img"] > title').length`)); n < 2 {
+			t.Errorf("%d plan charts with a title", n)
+		}
+	})
+
+	t.Run("keyboard", func(t *testing.T) {
+		p := b.NewPage(t)
+		p.Navigate(s.base + "/ui/?lang=en")
+		// The first Tab reaches the skip link, shown with a visible outline.
+		p.Do(chromedp.KeyEvent("\t"))
+		got := browsertest.Must(p, chromedp.Evaluate[[]string](`(() => { const e = document.activeElement; const s = getComputedStyle(e); return [e.className, s.outlineStyle, s.outlineWidth] })()`))
+		if len(got) != 3 || got[0] != "skip" || got[1] == "none" || got[2] == "0px" {
+			t.Errorf("first focus = %q, want the skip link with an outline", got)
+		}
+		// Every link and control can take the focus.
+		n := browsertest.Must(p, chromedp.Evaluate[int](`Array.from(document.querySelectorAll('a, button, select, input')).filter(e => e.tabIndex < 0).length`))
+		if n != 0 {
+			t.Errorf("%d controls out of the tab order", n)
+		}
+	})
+
+	t.Run("logout", func(t *testing.T) {
+		p := b.NewPage(t)
+		p.Navigate(s.base + "/ui/")
+		p.Do(chromedp.Click(chromedp.CSS("form.logout button")), chromedp.WaitVisible(chromedp.ID("token")))
+		p.Navigate(s.base + "/ui/plan")
+		if loc := browsertest.Must(p, chromedp.Location()); !strings.Contains(loc, "/ui/login") {
+			t.Errorf("after logout, /ui/plan went to %s", loc)
+		}
+	})
+}
+
+// attrs returns the attribute of every element matching selector.
+func attrs(p *browsertest.Page, selector, name string) []string {
+	return browsertest.Must(p, chromedp.Evaluate[[]string](fmt.Sprintf(
+		`Array.from(document.querySelectorAll(%q)).map(e => e.getAttribute(%q))`, selector, name)))
+}
+
+func count(m map[string]string) map[string]int {
+	out := map[string]int{}
+	for _, v := range m {
+		out[v]++
+	}
+	return out
+}
+
+// parseNum reads "1,234".
+func parseNum(t *testing.T, s string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(strings.ReplaceAll(s, ",", ""), 10, 64)
+	if err != nil {
+		t.Errorf("not a number: %q", s)
+	}
+	return n
+}
