@@ -542,6 +542,12 @@ func (d *Decider) evaluateOne(ctx context.Context, id string, resynced bool) (ou
 		if err != nil {
 			return outcome{}, err
 		}
+		// The history keeps the change with the figures behind it.
+		change, err := json.Marshal(st.Change(policy.Decision(base.Decision), next.Version))
+		if err != nil {
+			return outcome{}, err
+		}
+		next.Change = string(change)
 		if err := d.verify(); err != nil {
 			return outcome{}, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,6 +194,31 @@ func TestChangePublishedOnce(t *testing.T) {
 		if string(sig.Decision) != want || sig.Version != int64(i+1) {
 			t.Errorf("message %d: %s v%d, want %s v%d", i, sig.Decision, sig.Version, want, i+1)
 		}
+	}
+	// The history keeps each change once, newest first, with the figures
+	// behind it; the topic carries only the message.
+	hist, err := st.DecisionHistory(context.Background(), "acme-sh", 10)
+	if err != nil || len(hist) != 3 {
+		t.Fatalf("history = %d entries, %v; want 3", len(hist), err)
+	}
+	for i, want := range []struct {
+		decision, previous string
+		estimate           uint64
+	}{{"block", "warn", 10_400}, {"warn", "allow", 8800}, {"allow", "", 1000}} {
+		var ch policy.Change
+		if err := json.Unmarshal(hist[i].Value, &ch); err != nil {
+			t.Fatal(err)
+		}
+		j := slices.IndexFunc(ch.Rules, func(r policy.RuleFigure) bool { return r.ID == "sensitive-10k" })
+		if string(ch.Decision) != want.decision || string(ch.Previous) != want.previous || ch.Version != int64(3-i) || j < 0 {
+			t.Fatalf("history entry %d: %s after %q v%d, rules %+v", i, ch.Decision, ch.Previous, ch.Version, ch.Rules)
+		}
+		if got := ch.Rules[j].Estimate; got < want.estimate*98/100 || got > want.estimate*102/100 {
+			t.Errorf("history entry %d: sensitive-10k estimate %d, want about %d", i, got, want.estimate)
+		}
+	}
+	if strings.Contains(string(msgs[2].Value), `"rules"`) {
+		t.Errorf("the topic message carries the figures: %s", msgs[2].Value)
 	}
 	total := 0.0
 	for _, reg := range regs {

@@ -10,7 +10,8 @@
 // Beside the sketches, a store keeps per entity the decision record (the
 // current decision and its version), the decisions-topic message announcing
 // it, an outbox of change messages not yet published, and a short history of
-// change messages. A decision change is recorded and its message queued in
+// changes (the change message with the figures behind it, see
+// Decision.Change). A decision change is recorded and its message queued in
 // one atomic step (SwapDecision), so a change recorded is never a change
 // lost: whichever instance is alive publishes the outbox. Publishing takes a
 // short per-entity lease (LockOutbox), so one instance at a time publishes an
@@ -42,6 +43,11 @@ type Decision struct {
 	// Pending is how many change messages wait in the entity's outbox.
 	// Decision fills it in; SwapDecision and RepairDecision ignore it.
 	Pending int
+	// Change, when set, is what SwapDecision and RepairDecision push onto
+	// the decision history instead of the message: the JSON of a
+	// policy.Change, the message with the figures behind the change.
+	// Decision leaves it nil.
+	Change string
 }
 
 // Message is a decisions-topic message kept in the store: the JSON value of
@@ -51,9 +57,11 @@ type Message struct {
 	Value   []byte
 }
 
-// DecisionHistoryLen is how many change messages DecisionHistory keeps per
-// entity, newest first.
-const DecisionHistoryLen = 100
+// DecisionHistoryLen is how many changes DecisionHistory keeps per entity,
+// newest first. A change record is about 1–2 KB (the message, its reasons
+// and the figures of every rule), so a full history is 1–2 MB per entity;
+// decisions change a few times a year, so histories rarely fill.
+const DecisionHistoryLen = 1000
 
 // ErrUnavailable wraps errors that mean the store cannot be reached now; the
 // caller should back off and try again.
@@ -103,7 +111,8 @@ type Decisions interface {
 	// SwapDecision records next if the stored version is still
 	// prev.Version, and reports whether it did. In the same atomic step it
 	// keeps msg as the entity's latest message, appends it to the outbox
-	// and pushes it onto the history. next.Version must be above
+	// and pushes next.Change (or msg, when next.Change is nil) onto the
+	// history, which keeps the last DecisionHistoryLen. next.Version must be above
 	// prev.Version (ErrVersionOrder): usually prev.Version+1, more after
 	// the store lost decisions the decisions topic still carries. Only the
 	// instance whose swap succeeds records the change, so a change is
@@ -111,14 +120,16 @@ type Decisions interface {
 	SwapDecision(ctx context.Context, entity string, prev, next Decision, msg []byte) (bool, error)
 	// RepairDecision is SwapDecision for a decision the decisions topic
 	// already carries (the store lost or rolled back its record): it
-	// records next and msg as the latest message, and pushes msg onto the
-	// history if the history holds nothing as new, but queues nothing.
+	// records next and msg as the latest message, and pushes next.Change
+	// (or msg) onto the history if the history holds nothing as new, but
+	// queues nothing.
 	RepairDecision(ctx context.Context, entity string, prev, next Decision, msg []byte) (bool, error)
 	// LatestMessage returns the message of the entity's recorded decision
 	// (zero if none).
 	LatestMessage(ctx context.Context, entity string) (Message, error)
-	// DecisionHistory returns up to n of the entity's last change messages
-	// (at most DecisionHistoryLen are kept), newest first.
+	// DecisionHistory returns up to n of the entity's last changes (at
+	// most DecisionHistoryLen are kept), newest first: each the Change
+	// recorded with it, or its message.
 	DecisionHistory(ctx context.Context, entity string, n int) ([]Message, error)
 
 	// LockOutbox takes the entity's publishing lease for owner, a token

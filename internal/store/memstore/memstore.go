@@ -151,7 +151,8 @@ func (s *Store) swap(entity string, prev, next store.Decision, msg []byte, enque
 	if r.record.Version != prev.Version {
 		return false, nil
 	}
-	next.Pending = 0
+	change := next.Change
+	next.Pending, next.Change = 0, ""
 	r.record = next
 	m := store.Message{Version: next.Version, Value: bytes.Clone(msg)}
 	r.latest = m
@@ -159,7 +160,11 @@ func (s *Store) swap(entity string, prev, next store.Decision, msg []byte, enque
 		r.outbox = append(r.outbox, m)
 	}
 	if enqueue || len(r.history) == 0 || r.history[0].Version < m.Version {
-		r.history = slices.Insert(r.history, 0, m)
+		h := m
+		if change != "" {
+			h.Value = []byte(change)
+		}
+		r.history = slices.Insert(r.history, 0, h)
 		r.history = r.history[:min(len(r.history), store.DecisionHistoryLen)]
 	}
 	return true, nil

@@ -12,7 +12,7 @@
 //	                             the decisions-topic message announcing it
 //	P:{<entity>}:outbox    LIST  change messages not yet published, oldest
 //	                             first, each "<version>:<message>"
-//	P:{<entity>}:history   LIST  the last 100 change messages, newest first
+//	P:{<entity>}:history   LIST  the last 1,000 changes, newest first
 //	P:{<entity>}:lease     STRING the owner token of the publishing lease
 //	                             (PX: it lapses by itself)
 //	P:entities             SET   every entity ever merged
@@ -138,9 +138,10 @@ return 1
 // swapScript records a decision if its stored version is still ARGV[1]:
 // it sets version ARGV[2], decision ARGV[3], time ARGV[4] and message
 // ARGV[5], and returns 1; otherwise it returns 0 and changes nothing. With
-// ARGV[7] = "1" it appends the message to the outbox and pushes it onto the
-// history, capped at ARGV[6] entries; otherwise (a repair) it pushes it onto
-// the history only if the history's newest entry is older.
+// ARGV[7] = "1" it appends the message to the outbox and pushes the change
+// record ARGV[8] (the message when empty) onto the history, capped at
+// ARGV[6] entries; otherwise (a repair) it pushes it onto the history only
+// if the history's newest entry is older.
 var swapScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'version') or '0'
 if cur ~= ARGV[1] then
@@ -156,6 +157,9 @@ else
   push = (not head) or tonumber(string.match(head, '^(%d+):')) < tonumber(ARGV[2])
 end
 if push then
+  if ARGV[8] ~= '' then
+    entry = ARGV[2] .. ':' .. ARGV[8]
+  end
   redis.call('LPUSH', KEYS[3], entry)
   redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[6]) - 1)
 end
@@ -645,7 +649,7 @@ func (s *Store) swap(ctx context.Context, entity string, prev, next store.Decisi
 	keys := []string{s.decisionKey(entity), s.outboxKey(entity), s.historyKey(entity)}
 	n, err := swapScript.Run(ctx, s.client, keys,
 		strconv.FormatInt(prev.Version, 10), strconv.FormatInt(next.Version, 10), next.Decision,
-		at, msg, store.DecisionHistoryLen, flag).Int64()
+		at, msg, store.DecisionHistoryLen, flag, next.Change).Int64()
 	if err != nil {
 		return false, wrapErr("swap decision", err)
 	}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("OutboxLease", func(t *testing.T) { testOutboxLease(t, open) })
 	t.Run("OutboxLeaseLapses", func(t *testing.T) { testOutboxLeaseLapses(t, open) })
 	t.Run("DecisionHistory", func(t *testing.T) { testDecisionHistory(t, open) })
+	t.Run("DecisionHistoryChange", func(t *testing.T) { testDecisionHistoryChange(t, open) })
 	t.Run("RepairDecision", func(t *testing.T) { testRepairDecision(t, open) })
 	t.Run("SeveralYears", func(t *testing.T) { testSeveralYears(t, open) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, open) })
@@ -626,7 +627,7 @@ func testDecisionHistory(t *testing.T, open func(*testing.T) store.Store) {
 		o.swap("acme-sh", prev, next, true)
 		prev = next
 	}
-	all, err := o.s.DecisionHistory(t.Context(), "acme-sh", 1000)
+	all, err := o.s.DecisionHistory(t.Context(), "acme-sh", 2*changes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -634,11 +635,63 @@ func testDecisionHistory(t *testing.T, open func(*testing.T) store.Store) {
 		t.Fatalf("history of %d changes holds %d, versions %d…%d; want the last %d, newest first",
 			changes, len(all), all[0].Version, all[len(all)-1].Version, store.DecisionHistoryLen)
 	}
+	// Every entry in order, newest first, each the message of its version.
+	for i, v := range o.versions("acme-sh", all) {
+		if want := int64(changes - i); v != want {
+			t.Fatalf("history entry %d holds version %d, want %d", i, v, want)
+		}
+	}
 	o.history("acme-sh", 3, changes, changes-1, changes-2)
 	o.history("acme-sh", 0)
 	// The outbox is not capped: every change is published.
-	if ms, err := o.s.Outbox(t.Context(), "acme-sh", 1000); err != nil || len(ms) != changes {
+	if ms, err := o.s.Outbox(t.Context(), "acme-sh", 2*changes); err != nil || len(ms) != changes {
 		t.Fatalf("outbox holds %d messages, %v; want %d", len(ms), err, changes)
+	}
+}
+
+// testDecisionHistoryChange records changes with their figures: the
+// history keeps the change record, the outbox and the latest message the
+// decisions-topic message; a record without one keeps the message.
+func testDecisionHistoryChange(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	change := func(v int64) string {
+		return fmt.Sprintf(`{"entity":"acme-sh","decision":"warn","version":%d,"rules":[{"id":"personal-100k","estimate":%d}]}`, v, 80000+v)
+	}
+	v1 := store.Decision{Version: 1, Decision: "warn", Change: change(1)}
+	if ok, err := s.SwapDecision(ctx, "acme-sh", store.Decision{}, v1, msg("acme-sh", 1, "warn")); !ok || err != nil {
+		t.Fatalf("SwapDecision: %t, %v", ok, err)
+	}
+	v2 := store.Decision{Version: 2, Decision: "block"}
+	if ok, err := s.SwapDecision(ctx, "acme-sh", store.Decision{Version: 1, Decision: "warn"}, v2, msg("acme-sh", 2, "block")); !ok || err != nil {
+		t.Fatalf("SwapDecision: %t, %v", ok, err)
+	}
+	v3 := store.Decision{Version: 3, Decision: "warn", Change: change(3)}
+	if ok, err := s.RepairDecision(ctx, "acme-sh", store.Decision{Version: 2, Decision: "block"}, v3, msg("acme-sh", 3, "warn")); !ok || err != nil {
+		t.Fatalf("RepairDecision: %t, %v", ok, err)
+	}
+	h, err := s.DecisionHistory(ctx, "acme-sh", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{change(3), string(msg("acme-sh", 2, "block")), change(1)}
+	if len(h) != len(want) {
+		t.Fatalf("history holds %d entries, want %d", len(h), len(want))
+	}
+	for i := range want {
+		if string(h[i].Value) != string(want[i]) || h[i].Version != int64(3-i) {
+			t.Errorf("history entry %d = version %d %s, want version %d %s", i, h[i].Version, h[i].Value, 3-i, want[i])
+		}
+	}
+	out, err := s.Outbox(ctx, "acme-sh", 10)
+	if err != nil || len(out) != 2 || string(out[0].Value) != string(msg("acme-sh", 1, "warn")) {
+		t.Errorf("outbox = %v, %v; want the two messages, not the change records", out, err)
+	}
+	if l, err := s.LatestMessage(ctx, "acme-sh"); err != nil || string(l.Value) != string(msg("acme-sh", 3, "warn")) {
+		t.Errorf("latest message = %s, %v", l.Value, err)
+	}
+	if d, err := s.Decision(ctx, "acme-sh"); err != nil || d.Change != "" || d.Version != 3 {
+		t.Errorf("Decision = %+v, %v", d, err)
 	}
 }
 
