@@ -69,7 +69,7 @@ func newStatusList(list []policy.Status) *statusList {
 }
 
 func (l *statusList) Status(id string) (policy.Status, bool) { s, ok := l.byID[id]; return s, ok }
-func (l *statusList) Statuses() []policy.Status             { return l.list }
+func (l *statusList) Statuses() []policy.Status              { return l.list }
 func (l *statusList) Verdict(id string, now time.Time) (policy.Verdict, error) {
 	return policy.Verdict{}, fmt.Errorf("no verdicts here")
 }
