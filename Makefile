@@ -54,6 +54,7 @@ fuzz: ## Fuzz the decoders of outside input for a while (FUZZTIME=30s).
 	$(GO) test ./pkg/event -run '^$$' -fuzz FuzzDecode -fuzztime $(or $(FUZZTIME),30s)
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzLoad -fuzztime $(or $(FUZZTIME),30s)
 	$(GO) test ./internal/decide -run '^$$' -fuzz FuzzRecordOf -fuzztime $(or $(FUZZTIME),30s)
+	$(GO) test ./internal/report -run '^$$' -fuzz FuzzHostileText -fuzztime $(or $(FUZZTIME),30s)
 
 .PHONY: bench
 bench: deps ## Run the benchmarks: micro-benchmarks (hot path, sketches, decoder, Redis flush), then the end-to-end harness (cmd/twbench).

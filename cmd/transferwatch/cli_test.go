@@ -57,6 +57,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"dlq", "replay", "--config", "c.yaml", "--max", "-1"}, "--max must not be negative"},
 		{[]string{"run", "--bogus"}, "Run 'transferwatch run --help' for usage."},
 		{[]string{"check-config"}, "--config FILE is required"},
+		{[]string{"report", "--config", "c.yaml", "--entity", "acme-sh"}, "--out DIR are required"},
+		{[]string{"report", "--config", "c.yaml", "--entity", "acme sh", "--out", "d"}, "1-128 characters"},
+		{[]string{"report", "--config", "c.yaml", "--entity", "acme-sh", "--out", "d", "--lang", "fr"}, "--lang must be en or zh"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -72,6 +72,8 @@ func helpFor(cmd string) (string, bool) {
 		return entityUsage, true
 	case "dlq":
 		return dlqUsage, true
+	case "report":
+		return reportUsage, true
 	case "help", "-h", "--help":
 		return usage, true
 	}

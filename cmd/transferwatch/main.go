@@ -38,6 +38,8 @@ Usage:
                                       send the dead letters that are valid now back to the events
   transferwatch store status|accept-loss --config FILE
                                       what the store covers; accept a loss after a store lost data
+  transferwatch report --config FILE --entity ID --out DIR [--lang en|zh]
+                                      the evidence pack of one entity, from the store
   transferwatch version               version, commit, Go version
 
 'transferwatch COMMAND --help' describes a command.
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return entityCmd(ctx, args, stdout, stderr, getenv)
 	case "dlq":
 		return dlqCmd(ctx, args, stdout, stderr, getenv)
+	case "report":
+		return reportCmd(ctx, args, stdout, stderr, getenv)
 	case "run", "demo", "check-config":
 	default:
 		fmt.Fprintf(stderr, "transferwatch: unknown command %q\n\n%s", cmd, usage)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/transferwatch/transferwatch/internal/console"
 	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/internal/report"
 	"github.com/transferwatch/transferwatch/internal/webauth"
 )
 
@@ -41,9 +42,6 @@ type Options struct {
 	// "Authorization: Bearer <token>", or as the session cookie the
 	// console's login form sets (package webauth).
 	Token string
-	// Dossiers builds the dossiers of the console's Entity and Plan pages;
-	// nil: those pages show what the statuses hold.
-	Dossiers console.Dossiers
 	// Registerer, when set, receives the request metrics of every route.
 	Registerer prometheus.Registerer
 	// Pprof serves /debug/pprof/, behind Token like /v1.
@@ -51,6 +49,11 @@ type Options struct {
 	// Now is the clock of the decision answers' staleness. Default
 	// time.Now.
 	Now func() time.Time
+	// Dossiers, when set, serves GET /v1/entities/{id}/history and
+	// GET /v1/entities/{id}/report, rendered by Reports (nil: the default
+	// renderer), and the console's Entity page (nil: not found).
+	Dossiers Dossiers
+	Reports  *report.Renderer
 }
 
 var entityID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -59,6 +62,9 @@ var entityID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 func Handler(o Options) http.Handler {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Reports == nil {
+		o.Reports = report.MustNew()
 	}
 	mux := newRoutes(o.Registerer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -138,6 +144,9 @@ func Handler(o Options) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, v)
 	})
+	if o.Dossiers != nil {
+		handleDossiers(v1, o.Dossiers, o.Reports)
+	}
 	v1.HandleFunc("/v1/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})

@@ -198,11 +198,11 @@ func Run(ctx context.Context, o Options) (err error) {
 		Gatherer:   reg,
 		Registerer: reg,
 		Token:      cfg.APIToken,
+		Pprof:      cfg.HTTP.Pprof,
+		Now:        o.Now,
 		Dossiers: dossier.New(st, dossier.Options{
 			Settings: settings, Entities: Registry(cfg), Fingerprint: cfg.Fingerprint(), Now: o.Now,
 		}),
-		Pprof: cfg.HTTP.Pprof,
-		Now:   o.Now,
 		Ready: func(r *http.Request) error {
 			if draining.Load() {
 				return errors.New("shutting down")

@@ -167,16 +167,9 @@ func (b *Builder) BuildAt(ctx context.Context, id string, now time.Time) (*Dossi
 		loc = time.UTC
 	}
 	now = now.In(loc).Truncate(time.Second)
-	e, configured := b.registry[id]
-	if !configured {
-		seen, err := b.src.Entities(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read the store: %w", err)
-		}
-		if !slices.Contains(seen, id) {
-			return nil, fmt.Errorf("%w: %q", ErrUnknownEntity, id)
-		}
-		e = policy.Entity{ID: id}
+	e, configured, err := b.entity(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	thisYear, day := sketch.DayOf(now, loc)
 	hist, err := b.src.History(ctx, id, thisYear-1, thisYear)
@@ -230,6 +223,32 @@ func (b *Builder) BuildAt(ctx context.Context, id string, now time.Time) (*Dossi
 	d.Timeline = NewTimeline(e, st, d.StartBy)
 	d.Checklist = Checklist()
 	return d, nil
+}
+
+// entity returns the registry entry of id, or the entry of an entity seen
+// in the store but not configured; ErrUnknownEntity if neither.
+func (b *Builder) entity(ctx context.Context, id string) (e policy.Entity, configured bool, err error) {
+	if e, ok := b.registry[id]; ok {
+		return e, true, nil
+	}
+	seen, err := b.src.Entities(ctx)
+	if err != nil {
+		return policy.Entity{}, false, fmt.Errorf("read the store: %w", err)
+	}
+	if !slices.Contains(seen, id) {
+		return policy.Entity{}, false, fmt.Errorf("%w: %q", ErrUnknownEntity, id)
+	}
+	return policy.Entity{ID: id}, false, nil
+}
+
+// History returns up to n of the entity's decision changes, newest first
+// (an empty list for an entity never decided); ErrUnknownEntity for an
+// entity neither configured nor in the store.
+func (b *Builder) History(ctx context.Context, id string, n int) ([]policy.Change, error) {
+	if _, _, err := b.entity(ctx, id); err != nil {
+		return nil, err
+	}
+	return History(ctx, b.src, id, n)
 }
 
 // History returns up to n of the entity's decision changes, newest first,

@@ -38,10 +38,12 @@ type ChartLine struct {
 	Level policy.Level
 }
 
-// Tick is an axis tick.
+// Tick is an axis tick; a month tick has its Month (and Year).
 type Tick struct {
 	At    float64
 	Label string
+	Year  int
+	Month time.Month
 }
 
 // NewChart lays out the chart of s, whose last day is 31 December of
@@ -61,13 +63,16 @@ func NewChart(s dossier.Series, today policy.Date) Chart {
 	for _, p := range s.Forecast {
 		top = math.Max(top, float64(p.People))
 	}
+	// The nearest threshold above the data shows when it is near (within
+	// three times the data), or when there are no data yet; those further
+	// up are named, not drawn, so that the line stays readable.
 	next := math.Inf(1)
 	for _, th := range s.Thresholds {
 		if float64(th.Threshold) >= top {
 			next = math.Min(next, float64(th.Threshold))
 		}
 	}
-	if !math.IsInf(next, 1) {
+	if !math.IsInf(next, 1) && (next <= 3*top || top == 0) {
 		top = next
 	}
 	top = niceCeil(math.Max(top*1.1, 10))
@@ -96,7 +101,7 @@ func NewChart(s dossier.Series, today policy.Date) Chart {
 		if d.Month == time.January {
 			label = strconv.Itoa(d.Year)
 		}
-		c.XTicks = append(c.XTicks, Tick{At: x(d), Label: label})
+		c.XTicks = append(c.XTicks, Tick{At: x(d), Label: label, Year: d.Year, Month: d.Month})
 		if last.DaysSince(s.Start) > 400 {
 			d = dossier.AddMonths(d, 1) // two years: every other month
 		}

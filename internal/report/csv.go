@@ -186,8 +186,19 @@ func defuse(s string) string {
 	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return s
 	}
-	if _, err := strconv.ParseFloat(s, 64); err == nil {
+	if decimal(s) {
 		return s
 	}
 	return "'" + s
+}
+
+// decimal reports whether s is a plain decimal number: an optional sign,
+// digits, and optionally a point and more digits.
+func decimal(s string) bool {
+	s = strings.TrimLeft(s[:1], "+-") + s[1:]
+	whole, frac, point := strings.Cut(s, ".")
+	digits := func(x string) bool {
+		return x != "" && strings.Trim(x, "0123456789") == ""
+	}
+	return digits(whole) && (!point || digits(frac))
 }

@@ -64,7 +64,15 @@ type page struct {
 func (r *Renderer) HTML(w io.Writer, d *dossier.Dossier, lang i18n.Lang) error {
 	p := page{D: d, Lang: lang, Decision: string(d.Status.Decision)}
 	for _, s := range d.Series {
-		p.Charts = append(p.Charts, NewChart(s, d.Today))
+		c := NewChart(s, d.Today)
+		if lang == i18n.ZH {
+			for i, t := range c.XTicks {
+				if t.Month != time.January {
+					c.XTicks[i].Label = strconv.Itoa(int(t.Month)) + "月"
+				}
+			}
+		}
+		p.Charts = append(p.Charts, c)
 	}
 	var buf bytes.Buffer
 	if err := r.tmpl.Execute(&buf, p); err != nil {
@@ -166,6 +174,12 @@ func funcs(cat *i18n.Catalog) template.FuncMap {
 			}
 			return t.Format(time.RFC3339)
 		},
+		"day": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.Format(time.DateOnly)
+		},
 		"timep": func(t *time.Time) string {
 			if t == nil || t.IsZero() {
 				return "—"
@@ -247,4 +261,14 @@ func num(n any) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// MustNew is New with the default catalogue; it panics if the embedded
+// template does not parse, which the package's tests rule out.
+func MustNew() *Renderer {
+	r, err := New(nil)
+	if err != nil {
+		panic(err)
+	}
+	return r
 }

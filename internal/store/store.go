@@ -58,9 +58,9 @@ type Message struct {
 }
 
 // DecisionHistoryLen is how many changes DecisionHistory keeps per entity,
-// newest first. A change record is about 1–2 KB (the message, its reasons
-// and the figures of every rule), so a full history is 1–2 MB per entity;
-// decisions change a few times a year, so histories rarely fill.
+// newest first. A change record is about 1.4 KB (the message, its reasons
+// and the figures of every rule), so a full history is about 1.5 MiB per
+// entity; decisions change a few times a year, so histories rarely fill.
 const DecisionHistoryLen = 1000
 
 // ErrUnavailable wraps errors that mean the store cannot be reached now; the
