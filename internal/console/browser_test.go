@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
@@ -218,6 +219,27 @@ func TestConsoleInBrowser(t *testing.T) {
 		n := browsertest.Must(p, chromedp.Evaluate[int](`Array.from(document.querySelectorAll('a, button, select, input')).filter(e => e.tabIndex < 0).length`))
 		if n != 0 {
 			t.Errorf("%d controls out of the tab order", n)
+		}
+	})
+
+	t.Run("evidence pack prints to PDF", func(t *testing.T) {
+		p := b.NewPage(t)
+		// The entity page's link, followed with the session cookie.
+		p.Navigate(s.base + "/ui/entities/acme-sh?lang=en")
+		p.Do(chromedp.Click(chromedp.ID("report-link")), chromedp.WaitReady(chromedp.CSS("body")))
+		poll.Until(t, 20*time.Second, "the evidence pack", func() bool {
+			loc, err := browsertest.Run(p, chromedp.Location())
+			return err == nil && strings.Contains(loc, "/v1/entities/acme-sh/report?format=html")
+		})
+		p.Do(chromedp.WaitReady(chromedp.CSS("h1")))
+		if body := browsertest.Must(p, chromedp.Evaluate[string]("document.body.innerText")); !strings.Contains(body, "acme-sh") || !strings.Contains(body, "personal-100k") {
+			t.Fatalf("evidence pack: %.300s", body)
+		}
+		pdf := browsertest.Must(p, chromedp.PrintToPDF(chromedp.PDFPaper(chromedp.PaperA4), chromedp.PDFPrintBackground()))
+		pages := bytes.Count(pdf, []byte("/Type /Page")) - bytes.Count(pdf, []byte("/Type /Pages"))
+		t.Logf("evidence pack of acme-sh: %d bytes of PDF, %d A4 pages", len(pdf), pages)
+		if !bytes.HasPrefix(pdf, []byte("%PDF-")) || len(pdf) < 20_000 || pages < 2 || pages > 40 {
+			t.Errorf("PDF: header %q, %d bytes, %d pages", pdf[:min(8, len(pdf))], len(pdf), pages)
 		}
 	})
 
