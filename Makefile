@@ -49,6 +49,10 @@ test: deps ## Run every test with the race detector, then the dashboard, alert-r
 	$(GO) test -race -count=1 -timeout 30m ./...
 	bash deploy/check.sh
 
+.PHONY: screenshots
+screenshots: deps ## Run the demo, open each console page in headless Chromium and write PNG screenshots into docs/img/.
+	$(GO) test ./internal/demo -run '^TestConsoleScreenshots$$' -count=1 -v -args -screenshots=$(CURDIR)/docs/img
+
 .PHONY: fuzz
 fuzz: ## Fuzz the decoders of outside input for a while (FUZZTIME=30s).
 	$(GO) test ./pkg/event -run '^$$' -fuzz FuzzDecode -fuzztime $(or $(FUZZTIME),30s)

@@ -157,6 +157,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := p.Texts(`#start-by tr[data-rule="personal-100k"] [data-field="latest"]`); len(got) != 1 {
 			t.Errorf("acme-sh start-by window = %q", got)
 		}
+		// The style sheet applies to the charts (a broken rule would leave
+		// the curve filled black).
+		if fill := browsertest.Must(p, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('figure.series path.series')).fill`)); fill != "none" {
+			t.Errorf("the series curve is filled %q: the style sheet does not apply", fill)
+		}
 		if n := len(p.Texts("#flows tbody tr")); n != 1 {
 			t.Errorf("acme-sh flows: %d rows", n)
 		}
@@ -201,6 +206,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		if len(suppliers) != 12 || !slices.Contains(suppliers, "transferwatch") || !slices.Contains(suppliers, "company") {
 			t.Errorf("checklist suppliers = %q", suppliers)
 		}
+		if fill := browsertest.Must(p, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('section.plan-entity rect.step')).fill`)); fill != "rgb(187, 222, 251)" {
+			t.Errorf("plan step filled %q, not the style sheet's colour", fill)
+		}
 		if n := browsertest.Must(p, chromedp.Evaluate[int](`document.querySelectorAll('section.plan-entity svg[role="img"] > title').length`)); n < 2 {
 			t.Errorf("%d plan charts with a title", n)
 		}
@@ -219,6 +227,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		n := browsertest.Must(p, chromedp.Evaluate[int](`Array.from(document.querySelectorAll('a, button, select, input')).filter(e => e.tabIndex < 0).length`))
 		if n != 0 {
 			t.Errorf("%d controls out of the tab order", n)
+		}
+	})
+
+	t.Run("text contrast", func(t *testing.T) {
+		p := b.NewPage(t)
+		for _, path := range []string{"/ui/?lang=en", "/ui/entities/acme-sh", "/ui/entities/lotus-sz", "/ui/entities/kangning-hz", "/ui/plan", "/ui/?lang=zh"} {
+			p.Navigate(s.base + path)
+			if bad := browsertest.Must(p, chromedp.Evaluate[[]string](contrastJS)); len(bad) > 0 {
+				t.Errorf("%s: text below 4.5:1 contrast: %q", path, bad)
+			}
 		}
 	})
 
@@ -328,3 +346,23 @@ func TestEntitiesPageInBrowser(t *testing.T) {
 // bareFactor is how many times as long as a bare table of as many rows the
 // Entities page may take to load.
 const bareFactor = 5
+
+// contrastJS lists the elements whose text has a contrast below 4.5:1
+// (WCAG 2.1 AA) against the nearest opaque background behind it (SVG
+// text aside: the charts' labels are the page's text colour on white).
+const contrastJS = `(() => {
+  const parse = c => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null; const p = m[1].split(',').map(Number); return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const bg = e => { for (; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0) return c; } return {r: 255, g: 255, b: 255, a: 1}; };
+  const bad = [], seen = new Set();
+  const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (w.nextNode()) {
+    const n = w.currentNode, e = n.parentElement;
+    if (!n.textContent.trim() || seen.has(e) || e.closest('svg')) continue;
+    seen.add(e);
+    const fg = parse(getComputedStyle(e).color), back = bg(e);
+    const a = lum(fg), b = lum(back), ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) bad.push(e.tagName + '.' + e.className + ' "' + n.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+  }
+  return bad.slice(0, 20);
+})()`

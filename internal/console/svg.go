@@ -12,9 +12,9 @@ import (
 
 // The geometry of the charts, in SVG user units.
 const (
-	chartW, chartH                    = 760, 300
+	chartW, chartH                    = 960, 300
 	padLeft, padRight, padTop, padBot = 72, 16, 14, 36
-	rowH, labelW                      = 26, 210
+	rowH, labelW                      = 26, 270
 )
 
 // tick is a labelled mark on an axis.

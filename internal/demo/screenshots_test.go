@@ -28,7 +28,8 @@ var screenshotDir = flag.String("screenshots", "", "write the console's screensh
 // TestConsoleScreenshots runs the whole demo, opens every page of the
 // console in a real Chromium once the backlog is in, checks that each
 // renders without a console error, and takes a 1280×800 screenshot of
-// each: the entities, one entity, the plan, the entity in Chinese.
+// each: the entities, one entity (top, chart, timeline), the plan, the
+// entity in Chinese, and its evidence pack.
 func TestConsoleScreenshots(t *testing.T) {
 	var out syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
@@ -95,6 +96,7 @@ func TestConsoleScreenshots(t *testing.T) {
 		{"console-entity-timeline.png", "/ui/entities/lotus-sz?lang=en", "#timeline", "h-timeline"},
 		{"console-plan.png", "/ui/plan?lang=en", "#checklist", ""},
 		{"console-entity-zh.png", "/ui/entities/" + entityClimbing + "?lang=zh", "#counters", "h-series"},
+		{"evidence-pack.png", "/v1/entities/" + entityClimbing + "/report?format=html&lang=en", "h1", ""},
 	} {
 		t.Run(s.file, func(t *testing.T) {
 			p := b.NewPage(t)
