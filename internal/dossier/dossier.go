@@ -251,11 +251,14 @@ func (b *Builder) History(ctx context.Context, id string, n int) ([]policy.Chang
 	return History(ctx, b.src, id, n)
 }
 
+// HistoryReader reads the decision history of the store.
+type HistoryReader interface {
+	DecisionHistory(ctx context.Context, entity string, n int) ([]store.Message, error)
+}
+
 // History returns up to n of the entity's decision changes, newest first,
 // as the store keeps them (never nil).
-func History(ctx context.Context, src interface {
-	DecisionHistory(ctx context.Context, entity string, n int) ([]store.Message, error)
-}, id string, n int) ([]policy.Change, error) {
+func History(ctx context.Context, src HistoryReader, id string, n int) ([]policy.Change, error) {
 	msgs, err := src.DecisionHistory(ctx, id, n)
 	if err != nil {
 		return nil, fmt.Errorf("read the decision history: %w", err)

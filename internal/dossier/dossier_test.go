@@ -345,3 +345,60 @@ func TestHistoryFromStore(t *testing.T) {
 		t.Errorf("history %+v", h)
 	}
 }
+
+// TestSeriesSincePrevJan1: under cac-2022 the rules hold counts since 1
+// January of last year; the series starts then, and personal since 1
+// January of this year is drawn too.
+func TestSeriesSincePrevJan1(t *testing.T) {
+	loc := shanghai(t)
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, loc) // day 59 of 2026
+	st := memstore.New()
+	fill(t, st, "acme-sh", 2025, 364, 10)
+	b := dossier.New(st, dossier.Options{Settings: settings(t, policy.PresetCAC2022), Now: func() time.Time { return now }})
+	d, err := b.Build(t.Context(), "acme-sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range d.Series {
+		got = append(got, string(s.Counter)+"/"+string(s.Window)+" "+s.Start.String())
+		if s.Window == sketch.SincePrevJan1 && s.Counter == sketch.Personal {
+			if n := len(s.Points); n != 365+60 {
+				t.Errorf("personal since_prev_jan1: %d points, want %d", n, 365+60)
+			}
+			if last := s.Points[len(s.Points)-1]; last.Date != d.Today || last.People < 3500 {
+				t.Errorf("last point %+v", last)
+			}
+		}
+	}
+	want := []string{"processed/since_prev_jan1 2025-01-01", "personal/since_prev_jan1 2025-01-01",
+		"sensitive/since_prev_jan1 2025-01-01", "personal/current_year 2026-01-01"}
+	if !slices.Equal(got, want) {
+		t.Errorf("series %v, want %v", got, want)
+	}
+	// A settings without a location is read as UTC, not a panic.
+	if s := dossier.NewSeries(policy.Settings{Preset: settings(t, policy.PresetCAC2022).Preset}, d.Status, policy.Observation{}, d.Today); len(s) != 4 {
+		t.Errorf("%d series without a location", len(s))
+	}
+}
+
+func TestDeadlines(t *testing.T) {
+	today := date(t, "2026-07-01")
+	c, until, by, past := date(t, "2027-09-04"), date(t, "2027-03-01"), date(t, "2026-11-30"), date(t, "2026-05-01")
+	st := policy.Status{
+		UpdatedAt: today.In(time.UTC),
+		Rules:     []policy.RuleReport{{ID: "personal-100k", Mechanism: policy.StandardContract, ForecastCrossing: &c}},
+		Approvals: []policy.ApprovalReport{
+			{Mechanism: policy.SecurityAssessment, Status: policy.Approved, Reference: "CAC-1", ValidUntil: &until, ReapplyBy: &by},
+			{Mechanism: policy.StandardContract, Status: policy.Approved, Reference: "SC-old", ValidUntil: &past},
+		},
+	}
+	var got []string
+	for _, e := range dossier.Deadlines(st, today) {
+		got = append(got, e.Date.String()+" "+e.Kind)
+	}
+	want := []string{"2026-11-30 reapply_by", "2027-03-01 valid_until", "2027-03-04 start_by_latest", "2027-09-04 forecast_crossing"}
+	if !slices.Equal(got, want) {
+		t.Errorf("deadlines %v, want %v", got, want)
+	}
+}

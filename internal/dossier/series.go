@@ -3,6 +3,7 @@ package dossier
 import (
 	"math"
 	"slices"
+	"time"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
@@ -65,6 +66,9 @@ type Growth struct {
 // evaluated from.
 func NewSeries(s policy.Settings, st policy.Status, obs policy.Observation, today policy.Date) []Series {
 	loc := s.Location
+	if loc == nil {
+		loc = time.UTC
+	}
 	var keys []seriesKey
 	for _, r := range s.Preset.Rules {
 		if k := (seriesKey{r.Window, r.Counter}); forecastable(r) && !slices.Contains(keys, k) {

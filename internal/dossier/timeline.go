@@ -38,7 +38,9 @@ const (
 
 // NewTimeline returns the dated events of the entity's approvals (from the
 // registry entry e, for the first day of validity, and from st, for the
-// days the policy derives) and of its start-by windows, in date order.
+// days the policy derives) and of its start-by windows, in date order, with
+// today (the day of st.UpdatedAt: st must be evaluated). A zero e gives the
+// timeline of a cached status without the first days of validity.
 func NewTimeline(e policy.Entity, st policy.Status, startBy []StartBy) []Event {
 	today := policy.DateOf(st.UpdatedAt)
 	out := []Event{{Date: today, Kind: EventToday}}
@@ -72,5 +74,23 @@ func NewTimeline(e policy.Entity, st policy.Status, startBy []StartBy) []Event {
 		out[i].Past = out[i].Date.Before(today)
 	}
 	slices.SortStableFunc(out, func(a, b Event) int { return a.Date.DaysSince(b.Date) })
+	return out
+}
+
+// Deadlines returns the coming deadlines of an evaluated status, soonest
+// first: the forecast crossings and the latest start-by dates of its rules
+// not covered, and the filing, re-application and expiry days of its
+// approvals, from today on. The entities page of the console sorts by the
+// first.
+func Deadlines(st policy.Status, today policy.Date) []Event {
+	out := []Event{}
+	for _, e := range NewTimeline(policy.Entity{}, st, StartByDates(st, today)) {
+		switch e.Kind {
+		case EventForecastCrossing, EventStartByLatest, EventFilingDue, EventReapplyBy, EventValidUntil:
+			if !e.Date.Before(today) {
+				out = append(out, e)
+			}
+		}
+	}
 	return out
 }
