@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/transferwatch/transferwatch/internal/dossier"
 	"github.com/transferwatch/transferwatch/internal/policy"
 )
 
@@ -42,7 +43,7 @@ func (b bar) Percent() int { return int(b.Ratio * 100) }
 // deadline is a dated event ahead of (or overdue for) an entity.
 type deadline struct {
 	Date policy.Date
-	// Kind is forecast, valid_until or reapply_by (label "deadline.<Kind>").
+	// Kind is a dossier event kind (label "event.<Kind>").
 	Kind string
 	// What names the rule or the approval.
 	What string
@@ -144,22 +145,39 @@ func rowOf(s policy.Status) entityRow {
 			(r.Level.Value() == s.Rules[worst].Level.Value() && r.Ratio > s.Rules[worst].Ratio) {
 			worst = i
 		}
-		if r.ForecastCrossing != nil && !r.Covered {
-			row.Deadline = earlier(row.Deadline, deadline{Date: *r.ForecastCrossing, Kind: "forecast", What: r.ID}, today)
-		}
 	}
 	if worst >= 0 && s.Rules[worst].Level != policy.LevelOK {
 		row.WorstRule, row.WorstLevel = s.Rules[worst].ID, s.Rules[worst].Level
 	}
+	// The coming deadlines are the dossier's (forecast crossings, latest
+	// start-by dates, filing, re-application and expiry days).
+	if evs := dossier.Deadlines(s, today); len(evs) > 0 {
+		row.Deadline = earlier(row.Deadline, deadlineOf(evs[0]), today)
+	}
+	// Adapter: a filing or re-application deadline already past while
+	// its approval is still in force is overdue, the most urgent of all;
+	// dossier.Deadlines lists only the days ahead.
 	for _, a := range s.Approvals {
-		if a.ValidUntil != nil {
-			row.Deadline = earlier(row.Deadline, deadline{Date: *a.ValidUntil, Kind: "valid_until", What: a.Reference}, today)
+		if a.ValidUntil != nil && a.ValidUntil.Before(today) {
+			continue
 		}
-		if a.ReapplyBy != nil {
-			row.Deadline = earlier(row.Deadline, deadline{Date: *a.ReapplyBy, Kind: "reapply_by", What: a.Reference}, today)
+		if d := a.ReapplyBy; d != nil && d.Before(today) {
+			row.Deadline = earlier(row.Deadline, deadline{Date: *d, Kind: dossier.EventReapplyBy, What: a.Reference}, today)
+		}
+		if d := a.FilingDue; d != nil && d.Before(today) && a.FiledOn == nil {
+			row.Deadline = earlier(row.Deadline, deadline{Date: *d, Kind: dossier.EventFilingDue, What: a.Reference}, today)
 		}
 	}
 	return row
+}
+
+// deadlineOf is the deadline of a dossier event.
+func deadlineOf(e dossier.Event) deadline {
+	what := e.Reference
+	if e.Rule != "" {
+		what = e.Rule
+	}
+	return deadline{Date: e.Date, Kind: e.Kind, What: what}
 }
 
 // earlier returns the earlier of cur and d (d's Days set from today).
@@ -244,7 +262,7 @@ func writeRows(rows []entityRow, cat *catalog, l lang) template.HTML {
 			b.WriteString(`">`)
 			b.WriteString(ds)
 			b.WriteString(`</time> `)
-			b.WriteString(label("deadline." + d.Kind))
+			b.WriteString(label("event." + d.Kind))
 			b.WriteString(` · `)
 			b.WriteString(esc(d.What))
 			b.WriteString(` · `)
