@@ -142,7 +142,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			if n := len(p.Texts("figure.series table.points tbody tr")); n < 30 {
 				t.Errorf("%s: %d rows of figures under the chart", e.Entity, n)
 			}
-			if href := p.Attr("#report-link", "href"); href != "/v1/entities/"+e.Entity+"/report?format=html" {
+			if href := p.Attr("#report-link", "href"); href != "/v1/entities/"+e.Entity+"/report?format=html&lang=en" {
 				t.Errorf("%s: report link %q", e.Entity, href)
 			}
 		}
@@ -247,7 +247,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		p.Do(chromedp.Click(chromedp.ID("report-link")), chromedp.WaitReady(chromedp.CSS("body")))
 		poll.Until(t, 20*time.Second, "the evidence pack", func() bool {
 			loc, err := browsertest.Run(p, chromedp.Location())
-			return err == nil && strings.Contains(loc, "/v1/entities/acme-sh/report?format=html")
+			return err == nil && strings.Contains(loc, "/v1/entities/acme-sh/report?format=html&lang=en")
 		})
 		p.Do(chromedp.WaitReady(chromedp.CSS("h1")))
 		if body := browsertest.Must(p, chromedp.Evaluate[string]("document.body.innerText")); !strings.Contains(body, "acme-sh") || !strings.Contains(body, "personal-100k") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/transferwatch/transferwatch/internal/dossier"
 	"github.com/transferwatch/transferwatch/internal/policy"
@@ -57,7 +58,7 @@ func (c *console) entityPage(w http.ResponseWriter, r *http.Request) {
 		d.Status.UpdatedAt = live.UpdatedAt
 	}
 	data := entityData{D: d, Evaluated: !live.UpdatedAt.IsZero(), Live: live,
-		Report: "/v1/entities/" + id + "/report?format=html"}
+		Report: "/v1/entities/" + url.PathEscape(id) + "/report?format=html&lang=" + string(c.langOf(w, r))}
 	for _, s := range d.Series {
 		// A chart for each counter since 1 January that has counted
 		// someone, or is the personal one (always shown).
