@@ -30,7 +30,8 @@ const (
 	Height = 800
 )
 
-// ActionTimeout bounds each Run of a Page.
+// ActionTimeout bounds each Run of a Page unless its Timeout says
+// otherwise.
 const ActionTimeout = 30 * time.Second
 
 // Candidates are the browser binaries looked for, in order; TW_CHROMIUM,
@@ -102,6 +103,8 @@ func Start(t testing.TB) *Browser {
 type Page struct {
 	t   testing.TB
 	ctx context.Context
+	// Timeout bounds each Run; NewPage sets ActionTimeout.
+	Timeout time.Duration
 
 	mu       sync.Mutex
 	problems []string
@@ -114,7 +117,7 @@ type Page struct {
 func (b *Browser) NewPage(t testing.TB) *Page {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx)
-	p := &Page{t: t, ctx: ctx}
+	p := &Page{t: t, ctx: ctx, Timeout: ActionTimeout}
 	t.Cleanup(func() {
 		if !t.Failed() {
 			p.AssertClean(t)
@@ -201,7 +204,7 @@ func (p *Page) AssertClean(t testing.TB) {
 // Context returns the tab's chromedp context, for chromedp.Run.
 func (p *Page) Context() context.Context { return p.ctx }
 
-// Do runs the actions in the tab within ActionTimeout and fails the test
+// Do runs the actions in the tab within the page's Timeout and fails the test
 // on an error.
 func (p *Page) Do(actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
@@ -210,9 +213,10 @@ func (p *Page) Do(actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// Run runs the action in the tab within ActionTimeout and returns its value.
+// Run runs the action in the tab within the page's Timeout and returns its
+// value.
 func Run[T any](p *Page, a chromedp.Action[T]) (T, error) {
-	ctx, cancel := context.WithTimeout(p.ctx, ActionTimeout)
+	ctx, cancel := context.WithTimeout(p.ctx, p.Timeout)
 	defer cancel()
 	return chromedp.Run(ctx, a)
 }

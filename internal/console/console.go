@@ -14,7 +14,6 @@ package console
 import (
 	"bytes"
 	"embed"
-	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -194,7 +193,11 @@ func (p page) T(key string) string { return p.cat.T(p.Lang, key) }
 // render executes the named page template into a buffer first, so that a
 // template error gives a clean 500 and not half a page.
 func (c *console) render(w http.ResponseWriter, r *http.Request, code int, name string, data any) {
-	l := c.langOf(w, r)
+	l, chosen := langOf(r)
+	if chosen {
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: string(l), Path: Prefix,
+			MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, HttpOnly: true})
+	}
 	p := page{Lang: l, cat: c.cat, Nav: name, Path: r.URL.Path, Query: r.URL.Query(), Now: c.o.Now(), Secured: c.o.Guard.Enabled(), Data: data}
 	p.Title = p.T("page." + name)
 	var buf bytes.Buffer
@@ -211,22 +214,20 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, code int, name 
 // langCookie keeps the language a browser chose.
 const langCookie = "tw_lang"
 
-// langOf returns the language of the request: ?lang= (remembered in a
-// cookie), else the cookie, else English.
-func (c *console) langOf(w http.ResponseWriter, r *http.Request) lang {
+// langOf returns the language of the request: ?lang= (chosen: to be
+// remembered in a cookie), else the cookie, else English.
+func langOf(r *http.Request) (l lang, chosen bool) {
 	if q := r.URL.Query().Get("lang"); q != "" {
 		if l, ok := parseLang(q); ok {
-			http.SetCookie(w, &http.Cookie{Name: langCookie, Value: string(l), Path: Prefix,
-				MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, HttpOnly: true})
-			return l
+			return l, true
 		}
 	}
 	if ck, err := r.Cookie(langCookie); err == nil {
 		if l, ok := parseLang(ck.Value); ok {
-			return l
+			return l, false
 		}
 	}
-	return langEN
+	return langEN, false
 }
 
 // errorPage is the data of the error page.
@@ -234,4 +235,8 @@ type errorPage struct {
 	Message string
 }
 
-var errNotFound = errors.New("not found")
+// requestLang is the language of r.
+func requestLang(r *http.Request) lang {
+	l, _ := langOf(r)
+	return l
+}

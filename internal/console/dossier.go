@@ -24,8 +24,9 @@ type entityData struct {
 	// Evaluated: the decider has evaluated the entity (else the figures
 	// are the dossier's own evaluation only).
 	Evaluated bool
-	// Live is the decider's status, which the API answers; the page's
-	// figures are the dossier's, evaluated from the store a moment later.
+	// Live is the decider's status, which the API answers; its decision,
+	// counters, rules and approvals replace the dossier's own evaluation
+	// on the page.
 	Live     policy.Status
 	Charts   []chart
 	Timeline timelineChart
@@ -58,7 +59,7 @@ func (c *console) entityPage(w http.ResponseWriter, r *http.Request) {
 		d.Status.UpdatedAt = live.UpdatedAt
 	}
 	data := entityData{D: d, Evaluated: !live.UpdatedAt.IsZero(), Live: live,
-		Report: "/v1/entities/" + url.PathEscape(id) + "/report?format=html&lang=" + string(c.langOf(w, r))}
+		Report: "/v1/entities/" + url.PathEscape(id) + "/report?format=html&lang=" + string(requestLang(r))}
 	for _, s := range d.Series {
 		// A chart for each counter since 1 January that has counted
 		// someone, or is the personal one (always shown).

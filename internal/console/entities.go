@@ -74,7 +74,7 @@ func (c *console) entitiesPage(w http.ResponseWriter, r *http.Request) {
 	d := entitiesData{Total: len(list), Decision: filter, Filters: decisionFilters}
 	rows := entityRows(list, filter)
 	d.Count = len(rows)
-	d.Body = writeRows(rows, c.cat, c.langOf(w, r))
+	d.Body = writeRows(rows, c.cat, requestLang(r))
 	c.render(w, r, http.StatusOK, "entities", d)
 }
 
@@ -212,9 +212,9 @@ func writeRows(rows []entityRow, cat *catalog, l lang) template.HTML {
 	// each bar is one element whose background draws it.
 	for _, r := range rows {
 		id := esc(r.ID)
-		b.WriteString(`<tr data-entity="`)
+		b.WriteString(`<tr role="row" data-entity="`)
 		b.WriteString(id)
-		b.WriteString(`"><th scope="row"><a href="/ui/entities/`)
+		b.WriteString(`"><th scope="row" role="rowheader"><a href="/ui/entities/`)
 		b.WriteString(esc(url.PathEscape(r.ID)))
 		b.WriteString(`">`)
 		b.WriteString(id)
@@ -225,13 +225,13 @@ func writeRows(rows []entityRow, cat *catalog, l lang) template.HTML {
 			b.WriteString(`</small>`)
 		}
 		dec := esc(r.Decision)
-		b.WriteString(`</th><td class="badge d-`)
+		b.WriteString(`</th><td role="cell" class="badge d-`)
 		b.WriteString(dec)
 		b.WriteString(`" data-decision="`)
 		b.WriteString(dec)
 		b.WriteString(`">`)
 		b.WriteString(label("decision." + r.Decision))
-		b.WriteString(`</td><td class="lvl l-`)
+		b.WriteString(`</td><td role="cell" class="lvl l-`)
 		b.WriteString(esc(string(r.WorstLevel)))
 		b.WriteString(`">`)
 		if r.WorstRule != "" {
@@ -239,7 +239,7 @@ func writeRows(rows []entityRow, cat *catalog, l lang) template.HTML {
 			b.WriteString(` · `)
 		}
 		b.WriteString(label("level." + string(r.WorstLevel)))
-		b.WriteString(`</td><td>`)
+		b.WriteString(`</td><td role="cell">`)
 		for _, br := range r.Bars {
 			// The width class wN fills N×5% of the bar; the level class
 			// gives its colour. No inline style: the Content-Security-
@@ -254,7 +254,7 @@ func writeRows(rows []entityRow, cat *catalog, l lang) template.HTML {
 			b.WriteString(strconv.Itoa(br.Percent()))
 			b.WriteString(`%</span>`)
 		}
-		b.WriteString(`</td><td>`)
+		b.WriteString(`</td><td role="cell">`)
 		if d := r.Deadline; d != nil {
 			ds := d.Date.String()
 			b.WriteString(`<time datetime="`)
