@@ -100,6 +100,7 @@ func messages() map[string]Text {
 		"col.validity":           {"Validity", "有效期"},
 		"col.reapply_by":         {"Re-apply by", "续期申请截止"},
 		"col.rate":               {"Growth (people per day)", "增长（人/天）"},
+		"col.figures":            {"Figures (held / threshold)", "数字（采用值 / 阈值）"},
 
 		"yes": {"yes", "是"},
 		"no":  {"no", "否"},

@@ -132,10 +132,11 @@ func (r *Renderer) CSV(d *dossier.Dossier, lang i18n.Lang) ([]File, error) {
 	}
 	tables["flows.csv"] = fl
 
-	hi := [][]string{{"version", "decided_at", "decision", "previous", "required_mechanism", "policy", "reasons"}}
+	hi := [][]string{{"version", "decided_at", "decision", "previous", "required_mechanism", "policy", "reasons", "rules"}}
 	for _, c := range d.History {
 		hi = append(hi, []string{strconv.FormatInt(c.Version, 10), ts(c.DecidedAt), string(c.Decision), string(c.Previous),
-			string(c.RequiredMechanism), c.Policy, strings.Join(c.Reasons, "\n")})
+			string(c.RequiredMechanism), c.Policy, strings.Join(c.Reasons, "\n"),
+			changeFigures(c.Rules, func(l policy.Level) string { return string(l) })})
 	}
 	tables["history.csv"] = hi
 

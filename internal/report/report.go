@@ -187,6 +187,11 @@ func funcs(cat *i18n.Catalog) template.FuncMap {
 			return t.Format(time.RFC3339)
 		},
 		"join": strings.Join,
+		// figures names the rules above ok at a change: "personal-100k
+		// 100,217 / 100,000 breached".
+		"figures": func(l i18n.Lang, rules []policy.RuleFigure) string {
+			return changeFigures(rules, func(level policy.Level) string { return cat.T(l, "level."+string(level)) })
+		},
 		"list": func(s []string) string {
 			if len(s) == 0 {
 				return "—"
@@ -271,4 +276,21 @@ func MustNew() *Renderer {
 		panic(err)
 	}
 	return r
+}
+
+// changeFigures describes the rules above ok at a change, "—" if none:
+// "personal-100k 100,217 / 100,000 breached; …" (the figure held is the
+// upper bound unless it is 0).
+func changeFigures(rules []policy.RuleFigure, level func(policy.Level) string) string {
+	var parts []string
+	for _, r := range rules {
+		if r.Level == policy.LevelOK || r.Level == "" {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s / %s %s", r.ID, num(max(r.UpperBound, r.Estimate)), num(r.Threshold), level(r.Level)))
+	}
+	if len(parts) == 0 {
+		return "—"
+	}
+	return strings.Join(parts, "; ")
 }

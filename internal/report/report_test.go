@@ -67,6 +67,11 @@ func fixture(t *testing.T) *dossier.Dossier {
 	for v, dec := range []policy.Decision{policy.Allow, policy.Warn} {
 		status := policy.Evaluate(s, e, policy.Observation{}, now.AddDate(0, 0, -10+v))
 		status.Decision = dec
+		for i, r := range status.Rules {
+			if r.ID == "personal-100k" && v == 1 {
+				status.Rules[i].Estimate, status.Rules[i].UpperBound, status.Rules[i].Level = 100500, 102953, policy.LevelBreached
+			}
+		}
 		msg, _ := json.Marshal(status.Signal(policy.Decision(prev.Decision), int64(v+1)))
 		change, _ := json.Marshal(status.Change(policy.Decision(prev.Decision), int64(v+1)))
 		next := store.Decision{Version: int64(v + 1), Decision: string(dec), DecidedAt: status.UpdatedAt, Change: string(change)}
@@ -244,7 +249,8 @@ func TestHTMLShowsTheDossier(t *testing.T) {
 		t.Errorf("flows %q", fr)
 	}
 	hr := rows(t, root, "history-table")
-	if len(hr) != 2 || hr[0][0] != "2" || hr[0][2] != "warn" || hr[0][3] != "allow" {
+	if len(hr) != 2 || hr[0][0] != "2" || hr[0][2] != "warn" || hr[0][3] != "allow" ||
+		hr[0][5] != "personal-100k 102,953 / 100,000 breached" || hr[1][5] != "—" {
 		t.Errorf("history %q", hr)
 	}
 	sb := rows(t, root, "start-by-table")
@@ -386,7 +392,7 @@ func TestCSVHoldsTheSameFigures(t *testing.T) {
 		t.Errorf("checklist.csv %q", cl)
 	}
 	hist := readCSV(t, files, "history.csv")
-	if len(hist) != 3 || hist[1][0] != "2" {
+	if len(hist) != 3 || hist[1][0] != "2" || hist[1][7] != "personal-100k 102,953 / 100,000 breached" {
 		t.Errorf("history.csv %q", hist)
 	}
 	ent := readCSV(t, files, "entity.csv")
