@@ -2,6 +2,8 @@ package console_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 
 	"github.com/transferwatch/transferwatch/internal/api"
@@ -230,6 +234,25 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("accessibility tree", func(t *testing.T) {
+		p := b.NewPage(t)
+		p.Navigate(s.base + "/ui/?lang=en")
+		roles := axRoles(t, p)
+		// The Entities table keeps its table semantics although its rows
+		// are laid out as grids.
+		if roles["table"] != 1 || roles["rowheader"] != len(api.Entities) || roles["columnheader"] != 5 || roles["cell"] != 4*len(api.Entities) {
+			t.Errorf("entities page roles: %v", roles)
+		}
+		if roles["navigation"] != 2 || roles["main"] != 1 || roles["heading"] < 1 {
+			t.Errorf("landmarks: %v", roles)
+		}
+		p.Navigate(s.base + "/ui/entities/acme-sh?lang=en")
+		// The charts are images named by their title.
+		if roles := axRoles(t, p); roles["image"] < 2 {
+			t.Errorf("entity page: %d images (charts)", roles["image"])
+		}
+	})
+
 	t.Run("text contrast", func(t *testing.T) {
 		p := b.NewPage(t)
 		for _, path := range []string{"/ui/?lang=en", "/ui/entities/acme-sh", "/ui/entities/lotus-sz", "/ui/entities/kangning-hz", "/ui/plan", "/ui/?lang=zh"} {
@@ -270,6 +293,27 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("after logout, /ui/plan went to %s", loc)
 		}
 	})
+}
+
+// axRoles counts the roles of the page's accessibility tree, as Chromium
+// gives it to assistive technology.
+func axRoles(t *testing.T, p *browsertest.Page) map[string]int {
+	t.Helper()
+	tree := browsertest.Must(p, func(ctx context.Context, tg *chromedp.Target) (*accessibility.GetFullAXTreeResult, error) {
+		res, err := cdp.Call(ctx, tg, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
+		return &res, err
+	})
+	out := map[string]int{}
+	for _, n := range tree.Nodes {
+		if n.Ignored || n.Role == nil {
+			continue
+		}
+		var role string
+		if json.Unmarshal(n.Role.Value, &role) == nil {
+			out[role]++
+		}
+	}
+	return out
 }
 
 // attrs returns the attribute of every element matching selector.
