@@ -55,7 +55,7 @@ func TestEntitiesPageRowsAll(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatal(rec.Code)
 	}
-	if n := strings.Count(rec.Body.String(), "<tr data-entity="); n != manyEntities {
+	if n := strings.Count(rec.Body.String(), `<tr role="row" data-entity="`); n != manyEntities {
 		t.Errorf("%d rows, want %d", n, manyEntities)
 	}
 }
