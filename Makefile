@@ -6,8 +6,11 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Revision=$(REVISION)
 BIN      := bin/transferwatch
-# Debian packages the tests drive as real peers (command:package); curl scrapes in deploy/check.sh.
-TEST_DEPS := redis-server:redis-server redis-cli:redis-tools kcat:kcat promtool:prometheus curl:curl
+# Debian packages the tests drive as real peers (command:package); curl scrapes in deploy/check.sh;
+# chromium runs the console's browser tests (internal/testutil/browsertest) and `make screenshots`.
+TEST_DEPS := redis-server:redis-server redis-cli:redis-tools kcat:kcat promtool:prometheus curl:curl chromium:chromium
+# Fonts the screenshots need to render Chinese labels (checked with fc-list).
+FONT_DEPS := fonts-noto-cjk
 # helm, for the chart's template tests (internal/deploycheck) and deploy/check.sh; go-installed.
 HELM_VERSION ?= v3.16.4
 # golangci-lint, for `make lint` (.golangci.yml); go-installed.
@@ -30,9 +33,10 @@ run: build ## Run the whole product on embedded defaults (in-process broker, syn
 	./$(BIN) demo $(ARGS)
 
 .PHONY: deps
-deps: ## Install what the tests drive when missing: redis-server, redis-cli, kcat, promtool, curl (apt-get, as root or with sudo) and helm (go install).
+deps: ## Install what the tests drive when missing: redis-server, redis-cli, kcat, promtool, curl, chromium and a CJK font (apt-get, as root or with sudo) and helm (go install).
 	@missing=""; for d in $(TEST_DEPS); do cmd=$${d%%:*}; pkg=$${d##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	fc-list 2>/dev/null | grep -qi 'CJK' || missing="$$missing $(FONT_DEPS)"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -47,6 +51,10 @@ test: deps ## Run every test with the race detector, then the dashboard, alert-r
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 	bash deploy/check.sh
+
+.PHONY: screenshots
+screenshots: deps ## Run the demo, open each console page in headless Chromium and write PNG screenshots into docs/img/.
+	$(GO) test ./internal/demo -run '^TestConsoleScreenshots$$' -count=1 -v -args -screenshots=$(CURDIR)/docs/img
 
 .PHONY: fuzz
 fuzz: ## Fuzz the decoders of outside input for a while (FUZZTIME=30s).

@@ -5,7 +5,6 @@
 package api
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -14,8 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/transferwatch/transferwatch/internal/console"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/report"
+	"github.com/transferwatch/transferwatch/internal/webauth"
 	"github.com/transferwatch/transferwatch/pkg/decision"
 	"github.com/transferwatch/transferwatch/pkg/event"
 )
@@ -38,7 +39,9 @@ type Options struct {
 	Ready func(*http.Request) error
 	// Gatherer serves /metrics.
 	Gatherer prometheus.Gatherer
-	// Token, when set, is required as "Authorization: Bearer <token>" on /v1.
+	// Token, when set, is required on /v1 and the console (/ui/): as
+	// "Authorization: Bearer <token>", or as the session cookie the
+	// console's login form sets (package webauth).
 	Token string
 	// Registerer, when set, receives the request metrics of every route.
 	Registerer prometheus.Registerer
@@ -49,7 +52,7 @@ type Options struct {
 	Now func() time.Time
 	// Dossiers, when set, serves GET /v1/entities/{id}/history and
 	// GET /v1/entities/{id}/report, rendered by Reports (nil: the default
-	// renderer).
+	// renderer), and the console's Entity page (nil: not found).
 	Dossiers Dossiers
 	Reports  *report.Renderer
 }
@@ -78,7 +81,17 @@ func Handler(o Options) http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
 
-	v1 := mux.guarded(func(h http.Handler) http.Handler { return requireToken(o.Token, h) })
+	guard := webauth.New(o.Token)
+	// The console checks the token itself: without it, a browser is sent
+	// to the login form rather than answered 401.
+	mux.Handle(console.Prefix, console.Handler(console.Options{
+		Statuses: o.Statuses, Dossiers: o.Dossiers, Guard: guard, Now: o.Now,
+	}))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, console.Prefix, http.StatusSeeOther)
+	})
+
+	v1 := mux.guarded(func(h http.Handler) http.Handler { return requireToken(guard, h) })
 	v1.HandleFunc("GET /v1/entities", func(w http.ResponseWriter, _ *http.Request) {
 		list := o.Statuses.Statuses()
 		out := make([]any, len(list))
@@ -168,14 +181,14 @@ func entityStatus(s policy.Status) any {
 	return evaluatedStatus{Status: s, Evaluated: true}
 }
 
-func requireToken(token string, next http.Handler) http.Handler {
-	if token == "" {
+// requireToken answers 401 to a request without the token (bearer header
+// or console session cookie).
+func requireToken(g *webauth.Guard, next http.Handler) http.Handler {
+	if !g.Enabled() {
 		return next
 	}
-	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		if !g.Allowed(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="transferwatch"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return

@@ -132,6 +132,7 @@ func (v *view) intro() []string {
 		fmt.Sprintf("  http    %s%s", web, note(i.httpNote)),
 		"",
 		"Look at it while it runs:",
+		"  open " + web + "/ui/   (the compliance console, in a browser)",
 		"  " + curl + web + "/v1/entities",
 		"  " + curl + web + "/v1/entities/" + entityClimbing + "/decision",
 		"  curl -s " + web + "/metrics | grep ^transferwatch_",

@@ -1,0 +1,65 @@
+package console
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/transferwatch/transferwatch/internal/policy"
+	"github.com/transferwatch/transferwatch/internal/webauth"
+)
+
+type noStatuses struct{}
+
+func (noStatuses) Status(string) (policy.Status, bool) { return policy.Status{}, false }
+func (noStatuses) Statuses() []policy.Status           { return nil }
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/ui/plan":                          "/ui/plan",
+		"/ui/entities/a?lang=zh":            "/ui/entities/a?lang=zh",
+		"/v1/entities/a/report?format=html": "/v1/entities/a/report?format=html",
+		"//evil.example/ui/":                "/ui/",
+		"https://evil.example/ui/":          "/ui/",
+		"/ui/\\evil":                        "/ui/",
+		"/metrics":                          "/ui/",
+		"":                                  "/ui/",
+		"/ui/\r\nSet-Cookie: x=1":           "/ui/",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLogin(t *testing.T) {
+	h := Handler(Options{Statuses: noStatuses{}, Guard: webauth.New("tok")})
+	post := func(token, next string) *httptest.ResponseRecorder {
+		form := url.Values{"token": {token}, "next": {next}}
+		r := httptest.NewRequest(http.MethodPost, "/ui/login", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	w := post("wrong", "/ui/plan")
+	if w.Code != http.StatusUnauthorized || len(w.Result().Cookies()) != 0 {
+		t.Errorf("wrong token: %d, cookies %v", w.Code, w.Result().Cookies())
+	}
+	w = post("tok", "//evil.example/")
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/ui/" || len(w.Result().Cookies()) != 1 {
+		t.Errorf("right token: %d to %q, cookies %v", w.Code, w.Header().Get("Location"), w.Result().Cookies())
+	}
+	// Without the cookie every page sends to the login form.
+	r := httptest.NewRequest(http.MethodGet, "/ui/plan?lang=zh", nil)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/ui/login?next="+url.QueryEscape("/ui/plan?lang=zh") {
+		t.Errorf("no cookie: %d to %q", w.Code, w.Header().Get("Location"))
+	}
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("CSP = %q", csp)
+	}
+}
