@@ -2,6 +2,7 @@ package console
 
 import (
 	"html/template"
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -56,9 +57,7 @@ func formatNum(n uint64) string {
 // LangURL is the page's address in language code.
 func (p page) LangURL(code string) string {
 	q := url.Values{}
-	for k, v := range p.Query {
-		q[k] = v
-	}
+	maps.Copy(q, p.Query)
 	q.Set("lang", code)
 	return p.Path + "?" + q.Encode()
 }
