@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/testutil/poll"
-
 	"github.com/transferwatch/transferwatch/internal/testutil/syncbuf"
 )
 

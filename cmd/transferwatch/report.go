@@ -8,13 +8,12 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/transferwatch/transferwatch/pkg/event"
-
 	"github.com/transferwatch/transferwatch/internal/app"
 	"github.com/transferwatch/transferwatch/internal/config"
 	"github.com/transferwatch/transferwatch/internal/dossier"
 	"github.com/transferwatch/transferwatch/internal/i18n"
 	"github.com/transferwatch/transferwatch/internal/report"
+	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
 const reportUsage = `Usage: transferwatch report --config FILE --entity ID --out DIR [--lang en|zh]

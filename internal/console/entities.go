@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/transferwatch/transferwatch/internal/civil"
-
 	"github.com/transferwatch/transferwatch/internal/dossier"
 	"github.com/transferwatch/transferwatch/internal/policy"
 )

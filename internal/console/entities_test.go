@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/civil"
-
 	"github.com/transferwatch/transferwatch/internal/dossier"
 	"github.com/transferwatch/transferwatch/internal/policy"
 )

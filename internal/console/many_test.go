@@ -7,10 +7,9 @@ import (
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/civil"
-	"github.com/transferwatch/transferwatch/pkg/decision"
-
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // manyStatuses evaluates n synthetic entities with the cac-2024 preset,

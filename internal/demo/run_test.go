@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/testutil/poll"
-
 	"github.com/transferwatch/transferwatch/internal/testutil/syncbuf"
 )
 

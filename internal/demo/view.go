@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/transferwatch/transferwatch/internal/i18n"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/pkg/decision"
@@ -579,20 +579,7 @@ func thousands(f float64) string {
 	if f < 0 {
 		n = int64(f - 0.5)
 	}
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return i18n.Int(n)
 }
 
 // clockDur formats d as m:ss or h:mm:ss.

@@ -26,9 +26,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/transferwatch/transferwatch/internal/civil"
-
 	"github.com/transferwatch/transferwatch/internal/buildinfo"
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"

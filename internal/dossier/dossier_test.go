@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transferwatch/transferwatch/internal/civil"
-
 	"github.com/transferwatch/transferwatch/internal/buildinfo"
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/dossier"
 	"github.com/transferwatch/transferwatch/internal/i18n"
 	"github.com/transferwatch/transferwatch/internal/policy"

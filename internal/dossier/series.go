@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/civil"
-
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 )

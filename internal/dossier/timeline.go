@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/transferwatch/transferwatch/internal/civil"
-
 	"github.com/transferwatch/transferwatch/internal/policy"
 )
 

@@ -21,10 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transferwatch/transferwatch/internal/testutil/poll"
-
 	"github.com/segmentio/kafka-go"
 
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 

@@ -19,9 +19,8 @@ import (
 	"github.com/transferwatch/transferwatch/internal/store/redisstore"
 	"github.com/transferwatch/transferwatch/internal/subject"
 	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
-	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
-
 	"github.com/transferwatch/transferwatch/internal/testutil/poll"
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 	"github.com/transferwatch/transferwatch/internal/testutil/syncbuf"
 )
 

@@ -4,13 +4,13 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
 
 	"github.com/transferwatch/transferwatch/internal/civil"
+	"github.com/transferwatch/transferwatch/internal/i18n"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 )
 
@@ -350,16 +350,16 @@ func (ev *evaluation) scopeVolume(v view, w sketch.Window, start Date, reps []Ru
 	switch rep.Level {
 	case LevelBreached:
 		ev.add(sevBreach, 0, fmt.Sprintf("%s breached: %s in the flows inside the scope of %s >= max_subjects %s since %s: a new %s is required",
-			rep.ID, peopleThousands(held), v.label(), thousands(rep.Threshold), start, v.Mechanism))
+			rep.ID, peopleThousands(held), v.label(), i18n.Uint(rep.Threshold), start, v.Mechanism))
 	case LevelCritical:
 		ev.add(sevCritical, 0, fmt.Sprintf("%s at critical: %s in the flows inside the scope of %s, %s of max_subjects %s, since %s",
-			rep.ID, peopleThousands(held), v.label(), percent(held, rep.Threshold), thousands(rep.Threshold), start))
+			rep.ID, peopleThousands(held), v.label(), percent(held, rep.Threshold), i18n.Uint(rep.Threshold), start))
 	case LevelWarning:
 		ev.add(sevWarning, 0, fmt.Sprintf("%s at warning: %s in the flows inside the scope of %s, %s of max_subjects %s, since %s",
-			rep.ID, peopleThousands(held), v.label(), percent(held, rep.Threshold), thousands(rep.Threshold), start))
+			rep.ID, peopleThousands(held), v.label(), percent(held, rep.Threshold), i18n.Uint(rep.Threshold), start))
 	case LevelNotice:
 		ev.add(sevNotice, 0, fmt.Sprintf("%s at notice: %s in the flows inside the scope of %s, %s of max_subjects %s, since %s",
-			rep.ID, peopleThousands(held), v.label(), percent(held, rep.Threshold), thousands(rep.Threshold), start))
+			rep.ID, peopleThousands(held), v.label(), percent(held, rep.Threshold), i18n.Uint(rep.Threshold), start))
 	}
 	return rep
 }
@@ -387,22 +387,9 @@ func (ev *evaluation) flowReports(outside map[FlowKey]bool) []FlowReport {
 	return out
 }
 
-// thousands formats n with comma separators: 20,114.
-func thousands(n uint64) string {
-	s := strconv.FormatUint(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
 func peopleThousands(n uint64) string {
 	if n == 1 {
 		return "1 person"
 	}
-	return thousands(n) + " people"
+	return i18n.Uint(n) + " people"
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/transferwatch/transferwatch/internal/i18n"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 )
 
@@ -100,7 +101,7 @@ func TestScopeRule(t *testing.T) {
 			[]FlowFigure{us, sg}, Allow, 0, ""},
 		{"a new recipient outside the scope blocks", []Approval{sc("CAC-2025-0042", SecurityAssessment, usOnly)},
 			[]FlowFigure{us, sg}, Block, 1,
-			"scope breached: transfer to newco-sg (SG), personal, " + thousands(sg.People.Estimate) + " people since 2026-01-01, is outside the scope of CAC-2025-0042"},
+			"scope breached: transfer to newco-sg (SG), personal, " + i18n.Uint(sg.People.Estimate) + " people since 2026-01-01, is outside the scope of CAC-2025-0042"},
 		{"two approvals together cover every flow",
 			[]Approval{sc("CAC-2025-0042", SecurityAssessment, usOnly), sc("CAC-2025-0043", SecurityAssessment, gbOnly)},
 			[]FlowFigure{us, gb}, Allow, 0, ""},
@@ -204,8 +205,8 @@ func TestScopeVolumeLevels(t *testing.T) {
 
 func TestThousands(t *testing.T) {
 	for n, want := range map[uint64]string{0: "0", 999: "999", 1000: "1,000", 20114: "20,114", 1234567: "1,234,567"} {
-		if got := thousands(n); got != want {
-			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		if got := i18n.Uint(n); got != want {
+			t.Errorf("i18n.Uint(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -11,12 +11,11 @@ import (
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/civil"
-	"github.com/transferwatch/transferwatch/pkg/decision"
-
 	"github.com/transferwatch/transferwatch/internal/dossier"
 	"github.com/transferwatch/transferwatch/internal/i18n"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/report"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // FuzzHostileText: names that come from outside (the recipient, destination

@@ -242,30 +242,16 @@ func funcs(cat *i18n.Catalog) template.FuncMap {
 
 // num formats n with thousands separators: 1,234,567.
 func num(n any) string {
-	var s string
 	switch v := n.(type) {
 	case uint64:
-		s = strconv.FormatUint(v, 10)
+		return i18n.Uint(v)
 	case int:
-		s = strconv.Itoa(v)
+		return i18n.Int(int64(v))
 	case int64:
-		s = strconv.FormatInt(v, 10)
+		return i18n.Int(v)
 	default:
 		return fmt.Sprint(n)
 	}
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 // MustNew is New with the default catalogue; it panics if the embedded

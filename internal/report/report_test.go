@@ -191,18 +191,6 @@ func rows(t *testing.T, root *node, id string) [][]string {
 	return out
 }
 
-func num(n uint64) string {
-	s := strconv.FormatUint(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
 func TestHTMLShowsTheDossier(t *testing.T) {
 	d := fixture(t)
 	var buf bytes.Buffer
@@ -231,21 +219,21 @@ func TestHTMLShowsTheDossier(t *testing.T) {
 		t.Fatalf("%d rule rows, want %d", len(rr), len(d.Status.Rules))
 	}
 	for i, r := range d.Status.Rules {
-		want := []string{r.ID, num(r.Threshold), num(r.Estimate), num(r.UpperBound), strconv.FormatFloat(r.Ratio, 'f', 3, 64)}
+		want := []string{r.ID, i18n.Uint(r.Threshold), i18n.Uint(r.Estimate), i18n.Uint(r.UpperBound), strconv.FormatFloat(r.Ratio, 'f', 3, 64)}
 		if !slices.Equal(rr[i][:5], want) {
 			t.Errorf("rule row %d = %q, want %q", i, rr[i][:5], want)
 		}
 	}
 	cr := rows(t, root, "counters-table")
 	for i, c := range d.Status.Counters {
-		if cr[i][3] != num(c.Estimate) || cr[i][4] != num(c.UpperBound) {
+		if cr[i][3] != i18n.Uint(c.Estimate) || cr[i][4] != i18n.Uint(c.UpperBound) {
 			t.Errorf("counter row %d = %q, want %d %d", i, cr[i], c.Estimate, c.UpperBound)
 		}
 	}
 	// Flows, with the hostile recipient escaped (the parse would fail
 	// otherwise) and shown as is.
 	fr := rows(t, root, "flows-table")
-	if len(fr) != 1 || fr[0][0] != "=cmd|acme<us>" || fr[0][3] != num(d.Flows[0].Estimate) {
+	if len(fr) != 1 || fr[0][0] != "=cmd|acme<us>" || fr[0][3] != i18n.Uint(d.Flows[0].Estimate) {
 		t.Errorf("flows %q", fr)
 	}
 	hr := rows(t, root, "history-table")
@@ -309,7 +297,7 @@ func TestHTMLInChinese(t *testing.T) {
 		t.Error("a label is missing from the catalogue")
 	}
 	// The figures are the same in both languages.
-	if rr := rows(t, root, "rules-table"); rr[0][2] != num(d.Status.Rules[0].Estimate) {
+	if rr := rows(t, root, "rules-table"); rr[0][2] != i18n.Uint(d.Status.Rules[0].Estimate) {
 		t.Errorf("rules in Chinese %q", rr[0])
 	}
 }

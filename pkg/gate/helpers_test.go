@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transferwatch/transferwatch/internal/testutil/poll"
-
 	"github.com/segmentio/kafka-go"
 
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 	"github.com/transferwatch/transferwatch/pkg/decision"
 	"github.com/transferwatch/transferwatch/pkg/gate"
 )

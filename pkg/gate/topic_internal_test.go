@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transferwatch/transferwatch/internal/testutil/poll"
-
 	"github.com/segmentio/kafka-go"
 
 	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
+	"github.com/transferwatch/transferwatch/internal/testutil/poll"
 )
 
 // TestApplyCheckpoints walks a partition through fetches that stop short
