@@ -119,13 +119,15 @@ func (s *redisServer) keyMemory(ctx context.Context, prefix string) (bytes int64
 			return 0, 0, err
 		}
 	}
+	seen := make(map[string]bool) // entity and year: the batched baseline keeps a key per counter
 	for i, k := range keys {
 		bytes += cmds[i].Val()
 		if j := strings.LastIndex(k, ":y"); j >= 0 {
 			if _, err := strconv.Atoi(k[j+2:]); err == nil {
-				entityYears++
+				entity, _, _ := strings.Cut(k, "}")
+				seen[entity+k[j:]] = true
 			}
 		}
 	}
-	return bytes, entityYears, nil
+	return bytes, len(seen), nil
 }

@@ -81,9 +81,17 @@ func si(x float64) string {
 	return fmt.Sprintf("%.0f", x)
 }
 
+// ratio is a/b with two decimals, or – when either is unknown.
+func ratio(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
 // Markdown writes the results as the tables of docs/benchmarks.md: one row
 // per workload and variant, then the ratios of transferwatch to the ceiling
-// and to the baseline per workload.
+// and to both baselines per workload.
 func Markdown(w io.Writer, results []Result) {
 	var b strings.Builder
 	b.WriteString("| workload | variant | events/s | subjects/s | CPU s / M events | peak RSS | delay p50 | delay p99 | threshold → decision | Redis / entity-year |\n")
@@ -122,8 +130,8 @@ func Markdown(w io.Writer, results []Result) {
 	if len(notes) > 0 {
 		b.WriteString("\n" + strings.Join(notes, "\n\n") + "\n")
 	}
-	b.WriteString("\n| workload | transferwatch / ceiling (events/s) | transferwatch / baseline (events/s) | transferwatch / baseline (CPU per event) |\n|---|---:|---:|---:|\n")
-	type row struct{ ceiling, baseline, tw *Result }
+	b.WriteString("\n| workload | transferwatch / ceiling (events/s) | transferwatch / batched (events/s) | transferwatch / batched (CPU per event) | transferwatch / baseline (events/s) | transferwatch / baseline (CPU per event) |\n|---|---:|---:|---:|---:|---:|\n")
+	type row struct{ ceiling, baseline, batched, tw *Result }
 	var order []string
 	rows := make(map[string]*row)
 	for i := range results {
@@ -138,31 +146,27 @@ func Markdown(w io.Writer, results []Result) {
 			rows[name].ceiling = r
 		case Baseline:
 			rows[name].baseline = r
+		case Batched:
+			rows[name].batched = r
 		case Transferwatch:
 			rows[name].tw = r
 		}
 	}
-	ratio := func(a, b float64) string {
-		if a == 0 || b == 0 {
-			return "–"
+	ratios := func(tw, ref *Result) (events, cpu string) {
+		if ref == nil {
+			return "–", "–"
 		}
-		return fmt.Sprintf("%.2f", a/b)
+		return ratio(tw.EventsPerSec(), ref.EventsPerSec()), ratio(tw.CPUPerMillion(), ref.CPUPerMillion())
 	}
 	for _, name := range order {
 		x := rows[name]
 		if x.tw == nil {
 			continue
 		}
-		c, bl := "–", "–"
-		cpu := "–"
-		if x.ceiling != nil {
-			c = ratio(x.tw.EventsPerSec(), x.ceiling.EventsPerSec())
-		}
-		if x.baseline != nil {
-			bl = ratio(x.tw.EventsPerSec(), x.baseline.EventsPerSec())
-			cpu = ratio(x.tw.CPUPerMillion(), x.baseline.CPUPerMillion())
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, c, bl, cpu)
+		c, _ := ratios(x.tw, x.ceiling)
+		bt, btCPU := ratios(x.tw, x.batched)
+		bl, blCPU := ratios(x.tw, x.baseline)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", name, c, bt, btCPU, bl, blCPU)
 	}
 	var errs []string
 	for _, r := range results {
