@@ -118,7 +118,7 @@ func unionEstimate(sks []*hll) uint64 {
 	}
 	if sparse {
 		keys = mergeRuns(keys, append(runs, len(keys)))
-		if _, ok := sparseEncoding(keys); ok {
+		if sparseSize(keys) <= 1<<Precision {
 			const mp = uint32(1) << sparsePrecision
 			n := min(uint32(len(keys)), mp-1)
 			fm := float64(mp)
@@ -186,13 +186,13 @@ func mergeSketch(a, b *hll) (*hll, error) {
 // precision-14 sketch of keys (sorted, distinct), or false when their list
 // would not fit in 2^14 bytes, past which axiomhq turns a sketch dense.
 func sparseEncoding(keys []uint32) ([]byte, bool) {
-	size, prev := 0, uint32(0)
-	for _, k := range keys {
-		size += uvarintLen(k - prev)
-		prev = k
-	}
+	size := sparseSize(keys)
 	if size > 1<<Precision {
 		return nil, false
+	}
+	prev := uint32(0)
+	if len(keys) > 0 {
+		prev = keys[len(keys)-1]
 	}
 	b := make([]byte, 0, 20+size)
 	b = append(b, 2, Precision, 0, 1)       // version, precision, b, sparse
@@ -256,6 +256,17 @@ func appendSparseKeys(keys []uint32, b []byte) ([]uint32, bool) {
 		keys = append(keys, last)
 	}
 	return append(keys, tmp...), len(p) == 0
+}
+
+// sparseSize is the length of the list of keys (sorted, distinct), delta
+// encoded as uvarints: a sketch stays sparse while it is at most 2^14.
+func sparseSize(keys []uint32) int {
+	size, prev := 0, uint32(0)
+	for _, k := range keys {
+		size += uvarintLen(k - prev)
+		prev = k
+	}
+	return size
 }
 
 // uvarintLen is the length of x as a uvarint.
