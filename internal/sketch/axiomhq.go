@@ -104,12 +104,14 @@ func isDense(sk *hll, buf []byte) (bool, []byte) {
 func unionEstimate(sks []*hll) uint64 {
 	var keys []uint32
 	var runs []int // keys[runs[i]:runs[i+1]] is sorted
+	var buf []byte // one encoding at a time
 	sparse := true
 	for _, sk := range sks {
-		b, err := sk.MarshalBinary()
+		var err error
+		buf, err = sk.AppendBinary(buf[:0])
 		if err == nil {
 			runs = append(runs, len(keys))
-			keys, sparse = appendSparseKeys(keys, b)
+			keys, sparse = appendSparseKeys(keys, buf, Precision)
 		}
 		if err != nil || !sparse {
 			sparse = false
@@ -139,17 +141,22 @@ func unionEstimate(sks []*hll) uint64 {
 // milliseconds for a few thousand subjects. The result holds what axiomhq's
 // Merge gives once compacted (as Estimate and Encode do): the same
 // encoding.
-func mergeSketch(a, b *hll) (*hll, error) {
+//
+// p is the precision of both: Precision for the cells, FlowPrecision for
+// the flows.
+func mergeSketch(a, b *hll, p uint8) (*hll, error) {
 	var keys []uint32
 	runs := []int{0}
 	sparse := true
+	var enc []byte // one encoding at a time
 	for _, sk := range []*hll{a, b} {
 		if sk == nil {
 			continue
 		}
-		enc, err := sk.MarshalBinary()
+		var err error
+		enc, err = sk.AppendBinary(enc[:0])
 		if err == nil {
-			keys, sparse = appendSparseKeys(keys, enc)
+			keys, sparse = appendSparseKeys(keys, enc, p)
 		}
 		if err != nil || !sparse {
 			sparse = false
@@ -159,15 +166,15 @@ func mergeSketch(a, b *hll) (*hll, error) {
 	}
 	if sparse {
 		keys = mergeRuns(keys, runs)
-		if enc, ok := sparseEncoding(keys); ok {
-			sk := hyperloglog.New14()
+		if enc, ok := sparseEncoding(keys, p); ok {
+			sk := newSketch(p, false)
 			if err := sk.UnmarshalBinary(enc); err == nil {
 				return sk, nil
 			}
 		} else {
 			// Past the switch to dense: the registers are the maximum
 			// over every key, in any order.
-			d := hyperloglog.NewNoSparse()
+			d := newSketch(p, true)
 			if a != nil {
 				if err := d.Merge(a); err != nil {
 					return nil, err
@@ -177,17 +184,23 @@ func mergeSketch(a, b *hll) (*hll, error) {
 		}
 	}
 	if a == nil {
-		a = hyperloglog.New14()
+		a = newSketch(p, false)
 	}
 	return a, a.Merge(b)
 }
 
+// MergeFlowSketch returns the union of the flow sketches a (nil for empty)
+// and b (Flow.People, Flow.Events), leaving b alone; a may be modified and
+// returned. It gives what axiomhq's Merge gives, in one pass over the keys
+// of two sparse sketches.
+func MergeFlowSketch(a, b *hll) (*hll, error) { return mergeSketch(a, b, FlowPrecision) }
+
 // sparseEncoding returns the version-2 encoding of the compacted sparse
-// precision-14 sketch of keys (sorted, distinct), or false when their list
-// would not fit in 2^14 bytes, past which axiomhq turns a sketch dense.
-func sparseEncoding(keys []uint32) ([]byte, bool) {
+// precision-p sketch of keys (sorted, distinct), or false when their list
+// would not fit in 2^p bytes, past which axiomhq turns a sketch dense.
+func sparseEncoding(keys []uint32, p uint8) ([]byte, bool) {
 	size := sparseSize(keys)
-	if size > 1<<Precision {
+	if size > 1<<p {
 		return nil, false
 	}
 	prev := uint32(0)
@@ -195,7 +208,7 @@ func sparseEncoding(keys []uint32) ([]byte, bool) {
 		prev = keys[len(keys)-1]
 	}
 	b := make([]byte, 0, 20+size)
-	b = append(b, 2, Precision, 0, 1)       // version, precision, b, sparse
+	b = append(b, 2, p, 0, 1)               // version, precision, b, sparse
 	b = binary.BigEndian.AppendUint32(b, 0) // no tmp set
 	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
 	b = binary.BigEndian.AppendUint32(b, prev) // the last key
@@ -214,9 +227,9 @@ const sparsePrecision = 25
 
 // appendSparseKeys appends the keys of the version-2 sparse encoding b (a
 // tmp set of big-endian keys, then a list of uvarint deltas) to keys. It
-// reports false if b is not such an encoding.
-func appendSparseKeys(keys []uint32, b []byte) ([]uint32, bool) {
-	if len(b) < 8 || b[0] != 2 || b[1] != Precision || b[3] != 1 {
+// reports false if b is not such an encoding of that precision.
+func appendSparseKeys(keys []uint32, b []byte, precision uint8) ([]uint32, bool) {
+	if len(b) < 8 || b[0] != 2 || b[1] != precision || b[3] != 1 {
 		return keys, false
 	}
 	n := int(binary.BigEndian.Uint32(b[4:8]))
@@ -224,6 +237,17 @@ func appendSparseKeys(keys []uint32, b []byte) ([]uint32, bool) {
 	if n > len(p)/4 {
 		return keys, false
 	}
+	list := p[4*n:]
+	if len(list) < 12 {
+		return keys, false
+	}
+	count := binary.BigEndian.Uint32(list[:4])
+	sz := binary.BigEndian.Uint32(list[8:12])
+	list = list[12:]
+	if uint64(sz) != uint64(len(list)) || uint64(count) > uint64(sz) { // a key takes a byte at least
+		return keys, false
+	}
+	keys = slices.Grow(keys, n+int(count))
 	// The tmp set, in no order: sorted here, and merged with the list
 	// (sorted) below, so that the whole is one sorted run.
 	tmp := make([]uint32, n)
@@ -231,16 +255,7 @@ func appendSparseKeys(keys []uint32, b []byte) ([]uint32, bool) {
 		tmp[i] = binary.BigEndian.Uint32(p[4*i:])
 	}
 	slices.Sort(tmp)
-	p = p[4*n:]
-	if len(p) < 12 {
-		return keys, false
-	}
-	count := binary.BigEndian.Uint32(p[:4])
-	sz := binary.BigEndian.Uint32(p[8:12])
-	p = p[12:]
-	if uint64(sz) != uint64(len(p)) {
-		return keys, false
-	}
+	p = list
 	var last uint32
 	for range count {
 		d, w := binary.Uvarint(p)

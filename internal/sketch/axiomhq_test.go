@@ -83,10 +83,10 @@ func TestAxiomhqSparseEncoding(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("axiomhq encodes {hashHigh, hashOne} as\n%x, want\n%x", got, want)
 	}
-	if parsed, ok := appendSparseKeys(nil, got); !ok || !slices.Equal(parsed, keys) {
+	if parsed, ok := appendSparseKeys(nil, got, Precision); !ok || !slices.Equal(parsed, keys) {
 		t.Fatalf("appendSparseKeys = %x, %v; want %x", parsed, ok, keys)
 	}
-	if built, ok := sparseEncoding(keys); !ok || !bytes.Equal(built, want) {
+	if built, ok := sparseEncoding(keys, Precision); !ok || !bytes.Equal(built, want) {
 		t.Fatalf("sparseEncoding = %x, %v; want %x", built, ok, want)
 	}
 	back, err := decodeSketch(want, Precision)
@@ -109,7 +109,7 @@ func TestAxiomhqSparseEncoding(t *testing.T) {
 	if len(enc) != 8+4*2+12 || binary.BigEndian.Uint32(enc[4:8]) != 2 {
 		t.Fatalf("uncompacted encoding %x: want a tmp set of 2 keys and an empty list", enc)
 	}
-	if parsed, ok := appendSparseKeys(nil, enc); !ok || !slices.Equal(parsed, keys) {
+	if parsed, ok := appendSparseKeys(nil, enc, Precision); !ok || !slices.Equal(parsed, keys) {
 		t.Fatalf("appendSparseKeys(uncompacted) = %x, %v; want %x", parsed, ok, keys)
 	}
 }

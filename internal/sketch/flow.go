@@ -209,10 +209,11 @@ func (f *Flow) addPipeline(p string) {
 
 // Merge adds o into f.
 func (f *Flow) Merge(o *Flow) error {
-	if err := f.People.Merge(o.People); err != nil {
+	var err error
+	if f.People, err = mergeSketch(f.People, o.People, FlowPrecision); err != nil {
 		return err
 	}
-	if err := f.Events.Merge(o.Events); err != nil {
+	if f.Events, err = mergeSketch(f.Events, o.Events, FlowPrecision); err != nil {
 		return err
 	}
 	if o.First != 0 && (f.First == 0 || o.First < f.First) {

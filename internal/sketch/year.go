@@ -99,7 +99,7 @@ func (y *Year) Merge(o *Year) error {
 	}
 	for c := range NumCells {
 		if o.Sketches[c] != nil {
-			sk, err := mergeSketch(y.Sketches[c], o.Sketches[c])
+			sk, err := mergeSketch(y.Sketches[c], o.Sketches[c], Precision)
 			if err != nil {
 				return err
 			}
