@@ -107,7 +107,10 @@ type Result struct {
 	Events     int           // events of the backlog drained
 	Partial    bool          // measured on the first Events of the backlog (Options.Budget)
 	CPUSeconds float64       // during the drain
-	MaxRSS     int64         // bytes, peak of the whole child process
+	// RedisCPUSeconds is what redis-server spent during the drain: the
+	// baselines' PFADDs do their HyperLogLog work there.
+	RedisCPUSeconds float64
+	MaxRSS          int64 // bytes, peak of the whole child process
 	// Delays from publication to effect during the latency phase; Missing
 	// counts the events whose effect was not seen.
 	Delays  []time.Duration
@@ -132,6 +135,15 @@ func (r Result) EventsPerSec() float64 {
 		return 0
 	}
 	return float64(r.Events) / r.Drain.Seconds()
+}
+
+// CPUWithRedisPerMillion is the CPU seconds the variant and redis-server
+// spent per million events drained.
+func (r Result) CPUWithRedisPerMillion() float64 {
+	if r.Events == 0 {
+		return 0
+	}
+	return (r.CPUSeconds + r.RedisCPUSeconds) / float64(r.Events) * 1e6
 }
 
 // SubjectsPerSec is the drain rate in subject occurrences.
@@ -447,6 +459,7 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 		return fail(fmt.Errorf("%s: %v", what, cerr))
 	}
 	c.mark()
+	redisCPU0 := h.redis.cpuSeconds(ctx)
 	covered := func() time.Time { return h.broker.covered(group, ends) }
 	limit := h.o.DrainTimeout
 	if v != Transferwatch {
@@ -454,6 +467,7 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 	}
 	end, ok := waitFor(ctx, c, limit, covered)
 	c.mark()
+	r.RedisCPUSeconds = h.redis.cpuSeconds(ctx) - redisCPU0
 	r.Events = 0
 	for _, e := range ends {
 		r.Events += int(e) // the backlog, and the live streams of the variants before

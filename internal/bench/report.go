@@ -23,8 +23,8 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 
 // summary is the one-line progress report of a result.
 func summary(r Result) string {
-	s := fmt.Sprintf("%9.0f ev/s %11.0f subj/s %6.2f CPU s/M ev  RSS %s  delay p50 %s p99 %s",
-		r.EventsPerSec(), r.SubjectsPerSec(), r.CPUPerMillion(), mib(r.MaxRSS),
+	s := fmt.Sprintf("%9.0f ev/s %11.0f subj/s %6.2f CPU s/M ev (%.2f with Redis)  RSS %s  delay p50 %s p99 %s",
+		r.EventsPerSec(), r.SubjectsPerSec(), r.CPUPerMillion(), r.CPUWithRedisPerMillion(), mib(r.MaxRSS),
 		dur(quantile(sorted(r.Delays), 0.5)), dur(quantile(sorted(r.Delays), 0.99)))
 	if len(r.DecisionDelays) > 0 {
 		s += "  decision " + dur(quantile(r.DecisionDelays, 0.5))
@@ -94,8 +94,8 @@ func ratio(a, b float64) string {
 // and to both baselines per workload.
 func Markdown(w io.Writer, results []Result) {
 	var b strings.Builder
-	b.WriteString("| workload | variant | events/s | subjects/s | CPU s / M events | peak RSS | delay p50 | delay p99 | threshold → decision | Redis / entity-year |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| workload | variant | events/s | subjects/s | CPU s / M events | with Redis | peak RSS | delay p50 | delay p99 | threshold → decision | Redis / entity-year |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
 		decision, mem := "", ""
 		if len(r.DecisionDelays) > 0 {
@@ -113,9 +113,9 @@ func Markdown(w io.Writer, results []Result) {
 		if r.Partial {
 			partial = " †"
 		}
-		fmt.Fprintf(&b, "| %s | %s%s | %s%s | %s%s | %.2f | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s%s | %s%s | %s%s | %.2f | %.2f | %s | %s | %s | %s | %s |\n",
 			r.Workload.Label(), r.Variant, note, si(r.EventsPerSec()), partial, si(r.SubjectsPerSec()), partial, r.CPUPerMillion(),
-			mib(r.MaxRSS), dur(quantile(ds, 0.5)), dur(quantile(ds, 0.99)), decision, mem)
+			r.CPUWithRedisPerMillion(), mib(r.MaxRSS), dur(quantile(ds, 0.5)), dur(quantile(ds, 0.99)), decision, mem)
 	}
 	var notes []string
 	for _, r := range results {
@@ -130,7 +130,7 @@ func Markdown(w io.Writer, results []Result) {
 	if len(notes) > 0 {
 		b.WriteString("\n" + strings.Join(notes, "\n\n") + "\n")
 	}
-	b.WriteString("\n| workload | transferwatch / ceiling (events/s) | transferwatch / batched (events/s) | transferwatch / batched (CPU per event) | transferwatch / baseline (events/s) | transferwatch / baseline (CPU per event) |\n|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("\n| workload | transferwatch / ceiling (events/s) | transferwatch / batched (events/s) | transferwatch / batched (CPU per event) | the same, with Redis' CPU | transferwatch / baseline (events/s) | transferwatch / baseline (CPU per event) |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	type row struct{ ceiling, baseline, batched, tw *Result }
 	var order []string
 	rows := make(map[string]*row)
@@ -152,21 +152,22 @@ func Markdown(w io.Writer, results []Result) {
 			rows[name].tw = r
 		}
 	}
-	ratios := func(tw, ref *Result) (events, cpu string) {
+	ratios := func(tw, ref *Result) (events, cpu, withRedis string) {
 		if ref == nil {
-			return "–", "–"
+			return "–", "–", "–"
 		}
-		return ratio(tw.EventsPerSec(), ref.EventsPerSec()), ratio(tw.CPUPerMillion(), ref.CPUPerMillion())
+		return ratio(tw.EventsPerSec(), ref.EventsPerSec()), ratio(tw.CPUPerMillion(), ref.CPUPerMillion()),
+			ratio(tw.CPUWithRedisPerMillion(), ref.CPUWithRedisPerMillion())
 	}
 	for _, name := range order {
 		x := rows[name]
 		if x.tw == nil {
 			continue
 		}
-		c, _ := ratios(x.tw, x.ceiling)
-		bt, btCPU := ratios(x.tw, x.batched)
-		bl, blCPU := ratios(x.tw, x.baseline)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", name, c, bt, btCPU, bl, blCPU)
+		c, _, _ := ratios(x.tw, x.ceiling)
+		bt, btCPU, btRedis := ratios(x.tw, x.batched)
+		bl, blCPU, _ := ratios(x.tw, x.baseline)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", name, c, bt, btCPU, btRedis, bl, blCPU)
 	}
 	var errs []string
 	for _, r := range results {

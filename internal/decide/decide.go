@@ -308,7 +308,7 @@ func (d *Decider) Run(ctx context.Context) error {
 // evalMu: between chunks the evaluations after flushes (Evaluate) get
 // their turn, so that a round over 10,000 entities does not hold up the
 // decision of an entity that just crossed a threshold for its whole length.
-const roundChunk = 256
+const roundChunk = 64
 
 // round evaluates every known entity, roundChunk at a time. It is
 // complete (Verdict's lastRound, ready) once every chunk ran; a chunk

@@ -269,7 +269,7 @@ func TestStartAnnouncesEveryKnownEntity(t *testing.T) {
 func TestRoundInChunks(t *testing.T) {
 	c := kafkatest.New(t, 1, decisions)
 	st := memstore.New()
-	const n = 600 // three chunks
+	const n = 150 // three chunks
 	b := sketch.Batch{}
 	for i := range n {
 		b.Add("ent-"+strconv.Itoa(i), 2026, 10, 0, false, subjects(i, 3))

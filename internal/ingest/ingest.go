@@ -97,7 +97,7 @@ type Options struct {
 	// beside the flush loop, one call at a time, so that a slow evaluation
 	// never holds up flushes and commits: the entities of the flushes that
 	// land during a call come together in a next one. A call carries at
-	// most 256 entities, those passed on least recently first (see
+	// most 64 entities, those passed on least recently first (see
 	// notifyChunk). Run returns after the last call.
 	OnFlush func(ctx context.Context, entities []string)
 	// OnStoreBehind is called when the store turns out to hold less than
@@ -987,7 +987,7 @@ func notWritten(msgs []kafka.Message, err error) []kafka.Message {
 // all takes; in calls of notifyChunk the entities least recently passed
 // on go first, so an entity flushed now waits at most one chunk for its
 // turn unless others have waited longer.
-const notifyChunk = 256
+const notifyChunk = 64
 
 // notifyLoop calls OnFlush with the entities flushed since they were last
 // passed on, whenever there are some, in calls of at most notifyChunk

@@ -66,10 +66,10 @@ func TestNotifyLoopChunks(t *testing.T) {
 		return got
 	}
 
-	// Every entity once: 1000 in calls of 256.
+	// Every entity once, in calls of notifyChunk.
 	flush(many...)
-	if got := drain(many, nil); len(got) != 4 {
-		t.Fatalf("1000 entities in %d calls, want 4", len(got))
+	if got, want := len(drain(many, nil)), (len(many)+notifyChunk-1)/notifyChunk; got != want {
+		t.Fatalf("%d entities in %d calls, want %d", len(many), got, want)
 	}
 
 	// All of them flushed again, then a new one while the first call runs.
