@@ -97,7 +97,7 @@ type Options struct {
 	// beside the flush loop, one call at a time, so that a slow evaluation
 	// never holds up flushes and commits: the entities of the flushes that
 	// land during a call come together in a next one. A call carries at
-	// most 64 entities, those passed on least recently first (see
+	// most 64 entities, those of the latest flushes first (see
 	// notifyChunk). Run returns after the last call.
 	OnFlush func(ctx context.Context, entities []string)
 	// OnStoreBehind is called when the store turns out to hold less than
@@ -981,23 +981,24 @@ func notWritten(msgs []kafka.Message, err error) []kafka.Message {
 }
 
 // notifyChunk is the most entities one OnFlush call carries. When
-// evaluation falls behind the flushes (every flush touching thousands of
-// entities), a call per flush would queue a just-flushed entity behind
-// every entity of the flushes before it, for as long as evaluating them
-// all takes; in calls of notifyChunk the entities least recently passed
-// on go first, so an entity flushed now waits at most one chunk for its
-// turn unless others have waited longer.
+// evaluation falls behind the flushes (every flush of a backlog touching
+// thousands of entities), a call per flush would queue a just-flushed
+// entity behind every entity of the flushes before it, for as long as
+// evaluating them all takes (10 s and more at 10,000 entities). In calls
+// of notifyChunk, the entities of the latest flushes go first (among them,
+// those passed on least recently), so an entity that just crossed a
+// threshold waits for about one call once the load eases; entities left
+// behind meanwhile are evaluated by the decider's periodic full round
+// (every 30 s, in chunks that let these calls in between) if not before.
 const notifyChunk = 64
 
 // notifyLoop calls OnFlush with the entities flushed since they were last
 // passed on, whenever there are some, in calls of at most notifyChunk
-// entities, those passed on least recently (or never) first, until
-// flushesDone is closed; then until it has passed on what the last flushes
-// touched.
+// entities, those of the latest flushes first, until flushesDone is
+// closed; then until it has passed on what the last flushes touched.
 func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{}) {
 	// pending holds the entities to pass on, with the sweep of in.notified
-	// that found them: among entities passed on equally long ago, those
-	// flushed first go first.
+	// that last found them.
 	pending := make(map[string]uint64)
 	// passed holds when each entity was last passed on, as a count of
 	// calls; an entity missing has never been.
@@ -1015,9 +1016,7 @@ func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{})
 			sweeps++
 			in.mu.Lock()
 			for id := range in.notified {
-				if _, ok := pending[id]; !ok {
-					pending[id] = sweeps
-				}
+				pending[id] = sweeps
 			}
 			clear(in.notified)
 			in.mu.Unlock()
@@ -1030,7 +1029,7 @@ func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{})
 			}
 			if len(ids) > notifyChunk {
 				slices.SortFunc(ids, func(a, b string) int {
-					return cmp.Or(cmp.Compare(passed[a], passed[b]), cmp.Compare(pending[a], pending[b]))
+					return cmp.Or(cmp.Compare(pending[b], pending[a]), cmp.Compare(passed[a], passed[b]))
 				})
 				ids = ids[:notifyChunk]
 			}

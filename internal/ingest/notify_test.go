@@ -9,8 +9,8 @@ import (
 
 // TestNotifyLoopChunks: when evaluation falls behind, an entity flushed
 // now is passed on in the next OnFlush call, ahead of the thousands of
-// entities flushed again since they were last passed on, and every entity
-// flushed is passed on, in calls of at most notifyChunk.
+// entities of the flushes before, and every entity flushed is passed on,
+// in calls of at most notifyChunk.
 func TestNotifyLoopChunks(t *testing.T) {
 	calls := make(chan []string)
 	release := make(chan struct{})
@@ -66,22 +66,49 @@ func TestNotifyLoopChunks(t *testing.T) {
 		return got
 	}
 
-	// Every entity once, in calls of notifyChunk.
+	// Every entity once, in calls of notifyChunk; one flushed during the
+	// first call goes ahead of those never passed on yet.
 	flush(many...)
-	if got, want := len(drain(many, nil)), (len(many)+notifyChunk-1)/notifyChunk; got != want {
-		t.Fatalf("%d entities in %d calls, want %d", len(many), got, want)
-	}
-
-	// All of them flushed again, then a new one while the first call runs.
-	flush(many...)
-	got := drain(append(slices.Clone(many), "probe"), func(call int) {
+	first := drain(append(slices.Clone(many), "probe"), func(call int) {
 		if call == 1 {
 			flush("probe")
 		}
 	})
-	if !slices.Contains(got[1], "probe") {
-		t.Fatalf("the entity flushed during the first call is not in the second; calls of %d, %d, ... entities", len(got[0]), len(got[1]))
+	if got, want := len(first), (len(many)+1+notifyChunk-1)/notifyChunk; got != want {
+		t.Fatalf("%d entities in %d calls, want %d", len(many)+1, got, want)
 	}
+	if !slices.Contains(first[1], "probe") {
+		t.Fatal("the entity flushed during the first call is not in the second")
+	}
+
+	// A backlog: all of them flushed again, then a new one while the
+	// first call runs, then all of them again while the second runs.
+	for round, again := range []bool{false, true} {
+		probe := "probe-" + strconv.Itoa(round)
+		flush(many...)
+		got := drain(append(slices.Clone(many), probe), func(call int) {
+			if call == 1 {
+				flush(probe)
+			}
+			if call == 2 && again {
+				flush(many...)
+			}
+		})
+		if !slices.Contains(got[1], probe) {
+			t.Fatalf("the entity flushed during the first call is not in the second; calls of %d, %d, ... entities", len(got[0]), len(got[1]))
+		}
+	}
+	// Whatever is still pending is passed on after the last flush.
+	go func() {
+		for {
+			select {
+			case <-calls:
+				release <- struct{}{}
+			case <-done:
+				return
+			}
+		}
+	}()
 	close(flushesDone)
 	<-done
 }
