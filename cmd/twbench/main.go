@@ -5,7 +5,7 @@
 // transferwatch, against a redis-server it starts, and prints a
 // markdown table. See internal/bench and docs/benchmarks.md.
 //
-//	twbench [-out FILE] [-only s1-e10-p1,...] [-variants ceiling,batched,transferwatch] [-scale 0.5] [-rounds 3]
+//	twbench [-out FILE] [-doc docs/benchmarks.md] [-only s1-e10-p1,...] [-variants ceiling,batched,transferwatch] [-scale 0.5] [-rounds 3]
 package main
 
 import (
@@ -29,6 +29,7 @@ func main() { os.Exit(run()) }
 func run() int {
 	fs := flag.NewFlagSet("twbench", flag.ContinueOnError)
 	out := fs.String("out", "", "also write the markdown table to this file")
+	doc := fs.String("doc", "", "also write the markdown table into this file, between the lines "+bench.DocBegin+" and "+bench.DocEnd)
 	only := fs.String("only", "", "comma-separated workloads to run (e.g. s1-e10-p1); default all")
 	vars := fs.String("variants", "", "comma-separated variants (ceiling, baseline, batched, transferwatch); default all")
 	rounds := fs.Int("rounds", 0, "run every workload this many times (interleaved) and report the median; default 3 for s1-e10-p1, 1 for the others")
@@ -104,6 +105,12 @@ func run() int {
 		}
 		if ferr != nil {
 			fmt.Fprintln(os.Stderr, "twbench:", ferr)
+			return 1
+		}
+	}
+	if *doc != "" {
+		if derr := bench.WriteDoc(*doc, results, started); derr != nil {
+			fmt.Fprintln(os.Stderr, "twbench:", derr)
 			return 1
 		}
 	}

@@ -5,12 +5,41 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
 )
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// The lines between which WriteDoc writes the tables.
+const (
+	DocBegin = "<!-- twbench:begin -->"
+	DocEnd   = "<!-- twbench:end -->"
+)
+
+// WriteDoc replaces what lies between the lines DocBegin and DocEnd of the
+// markdown file path with the tables of results, under a line saying when
+// the run began.
+func WriteDoc(path string, results []Result, began time.Time) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	text := string(doc)
+	i, j := strings.Index(text, DocBegin+"\n"), strings.Index(text, "\n"+DocEnd)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s: no %s and %s lines to write the tables between", path, DocBegin, DocEnd)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run of %s (`twbench %s`, GOMAXPROCS %d).\n\n", began.UTC().Format("2006-01-02 15:04 MST"),
+		strings.Join(os.Args[1:], " "), runtime.GOMAXPROCS(0))
+	Markdown(&b, results)
+	text = text[:i+len(DocBegin)+1] + b.String() + text[j:]
+	return os.WriteFile(path, []byte(text), 0o644)
+}
 
 // quantile returns the q-quantile of sorted ds (nearest rank), or 0.
 func quantile(ds []time.Duration, q float64) time.Duration {
