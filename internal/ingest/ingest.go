@@ -97,8 +97,8 @@ type Options struct {
 	// beside the flush loop, one call at a time, so that a slow evaluation
 	// never holds up flushes and commits: the entities of the flushes that
 	// land during a call come together in a next one. A call carries at
-	// most 64 entities, those of the latest flushes first (see
-	// notifyChunk). Run returns after the last call.
+	// most 64 entities: those never passed on, then those of the latest
+	// flushes first (see notifyChunk). Run returns after the last call.
 	OnFlush func(ctx context.Context, entities []string)
 	// OnStoreBehind is called when the store turns out to hold less than
 	// this instance recorded in it: it lost or rolled back data.
@@ -985,17 +985,18 @@ func notWritten(msgs []kafka.Message, err error) []kafka.Message {
 // thousands of entities), a call per flush would queue a just-flushed
 // entity behind every entity of the flushes before it, for as long as
 // evaluating them all takes (10 s and more at 10,000 entities). In calls
-// of notifyChunk, the entities of the latest flushes go first (among them,
-// those passed on least recently), so an entity that just crossed a
-// threshold waits for about one call once the load eases; entities left
-// behind meanwhile are evaluated by the decider's periodic full round
-// (every 30 s, in chunks that let these calls in between) if not before.
+// of notifyChunk, entities never passed on go first (they have no decision
+// at all yet), then those of the latest flushes (among them, those passed
+// on least recently), so an entity that just crossed a threshold waits for
+// about one call once the load eases; entities left behind meanwhile are
+// evaluated by the decider's periodic full round (every 30 s, in chunks
+// that let these calls in between) if not before.
 const notifyChunk = 64
 
 // notifyLoop calls OnFlush with the entities flushed since they were last
 // passed on, whenever there are some, in calls of at most notifyChunk
-// entities, those of the latest flushes first, until flushesDone is
-// closed; then until it has passed on what the last flushes touched.
+// entities, in the order notifyChunk says, until flushesDone is closed;
+// then until it has passed on what the last flushes touched.
 func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{}) {
 	// pending holds the entities to pass on, with the sweep of in.notified
 	// that last found them.
@@ -1029,7 +1030,9 @@ func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{})
 			}
 			if len(ids) > notifyChunk {
 				slices.SortFunc(ids, func(a, b string) int {
-					return cmp.Or(cmp.Compare(pending[b], pending[a]), cmp.Compare(passed[a], passed[b]))
+					pa, oka := passed[a]
+					pb, okb := passed[b]
+					return cmp.Or(compareBool(oka, okb), cmp.Compare(pending[b], pending[a]), cmp.Compare(pa, pb))
 				})
 				ids = ids[:notifyChunk]
 			}
@@ -1044,6 +1047,17 @@ func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{})
 			return
 		}
 	}
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // deadLetter builds the dead-letter message of msg: the original key, value
