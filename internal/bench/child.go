@@ -435,6 +435,10 @@ func runTransferwatch(ctx context.Context, spec childSpec, log *slog.Logger) err
 	cfg.Redis.Addrs = []string{spec.Redis}
 	cfg.Redis.KeyPrefix = spec.KeyPrefix
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	// Count every entity of the workload and the probes: at the default
+	// limits.max_entities (10,000) the probes of the 10,000-entity
+	// workloads and most of the 100,000 entities would be dead-lettered.
+	cfg.Limits.MaxEntities = config.MaxMaxEntities
 	key, err := hex.DecodeString(spec.SubjectKey)
 	if err != nil || len(key) != len(cfg.SubjectKey) {
 		return errors.New("subject key: want 32 hex characters")
