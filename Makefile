@@ -64,11 +64,11 @@ fuzz: ## Fuzz the decoders of outside input for a while (FUZZTIME=30s).
 	$(GO) test ./internal/report -run '^$$' -fuzz FuzzHostileText -fuzztime $(or $(FUZZTIME),30s)
 
 .PHONY: bench
-bench: deps ## Run the benchmarks: micro-benchmarks (hot path, sketches, decoder, Redis flush), then the end-to-end harness (cmd/twbench).
+bench: deps ## Run the benchmarks: micro-benchmarks (hot path, sketches, decoder, Redis flush), then the end-to-end harness (cmd/twbench), whose tables it writes into docs/benchmarks.md.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(or $(BENCHTIME),300ms) ./pkg/event ./pkg/gate ./internal/sketch
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1000000x ./internal/ingest
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/store/redisstore
-	$(GO) run ./cmd/twbench $(BENCHFLAGS)
+	$(GO) run ./cmd/twbench -doc docs/benchmarks.md $(BENCHFLAGS)
 
 .PHONY: lint
 lint: lint-deps ## golangci-lint (.golangci.yml: formatting, vet, staticcheck, errorlint, revive, gocritic, modernize, depguard).

@@ -1,10 +1,11 @@
 // Command twbench is the end-to-end benchmark of `make bench`: it drains
 // the same generated topic of an in-process Kafka broker with a bare
-// consumer (the ceiling), a do-it-yourself PFADD consumer (the baseline)
-// and transferwatch, against a redis-server it starts, and prints a
+// consumer (the ceiling), a do-it-yourself PFADD-per-event consumer (the
+// baseline), a batched, pipelined PFADD consumer (the strong baseline) and
+// transferwatch, against a redis-server it starts, and prints a
 // markdown table. See internal/bench and docs/benchmarks.md.
 //
-//	twbench [-out FILE] [-only s1-e10-p1,...] [-variants ceiling,transferwatch] [-scale 0.5]
+//	twbench [-out FILE] [-doc docs/benchmarks.md] [-only s1-e10-p1,...] [-variants ceiling,batched,transferwatch] [-scale 0.5] [-rounds 3]
 package main
 
 import (
@@ -28,8 +29,10 @@ func main() { os.Exit(run()) }
 func run() int {
 	fs := flag.NewFlagSet("twbench", flag.ContinueOnError)
 	out := fs.String("out", "", "also write the markdown table to this file")
+	doc := fs.String("doc", "", "also write the markdown table into this file, between the lines "+bench.DocBegin+" and "+bench.DocEnd)
 	only := fs.String("only", "", "comma-separated workloads to run (e.g. s1-e10-p1); default all")
-	vars := fs.String("variants", "", "comma-separated variants (ceiling, baseline, transferwatch); default all")
+	vars := fs.String("variants", "", "comma-separated variants (ceiling, baseline, batched, transferwatch); default all")
+	rounds := fs.Int("rounds", 0, "run every workload this many times (interleaved) and report the median; default 3 for s1-e10-p1, 1 for the others")
 	scale := fs.Float64("scale", 1, "multiply the backlog sizes (and so the run time)")
 	flush := fs.Duration("flush-interval", time.Second, "transferwatch's flush_interval")
 	child := fs.Bool("child", false, "internal: run one variant as the harness asks on stdin")
@@ -72,6 +75,9 @@ func run() int {
 	}
 	for i := range workloads {
 		workloads[i].Events = max(1000, int(float64(workloads[i].Events)**scale))
+		if *rounds > 0 {
+			workloads[i].Rounds = *rounds
+		}
 	}
 	var variants []string
 	if *vars != "" {
@@ -81,7 +87,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	started := time.Now()
-	fmt.Fprintf(os.Stderr, "twbench: %d workloads × %d variants, GOMAXPROCS %d\n", len(workloads), max(len(variants), 3), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(os.Stderr, "twbench: %d workloads × %d variants, GOMAXPROCS %d\n", len(workloads), max(len(variants), 4), runtime.GOMAXPROCS(0))
 	results, err := bench.Run(ctx, bench.Options{
 		Workloads:     workloads,
 		Variants:      variants,
@@ -99,6 +105,12 @@ func run() int {
 		}
 		if ferr != nil {
 			fmt.Fprintln(os.Stderr, "twbench:", ferr)
+			return 1
+		}
+	}
+	if *doc != "" {
+		if derr := bench.WriteDoc(*doc, results, started); derr != nil {
+			fmt.Fprintln(os.Stderr, "twbench:", derr)
 			return 1
 		}
 	}

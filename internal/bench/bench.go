@@ -6,8 +6,11 @@
 //
 //   - the ceiling: a bare kafka-go consumer-group reader that drains the
 //     topic and does nothing but commit;
-//   - the baseline: what a team writes in an afternoon, encoding/json and a
+//   - the baseline: what a team writes in a hurry, encoding/json and a
 //     native PFADD per event to a HyperLogLog per entity and year;
+//   - the batched baseline: what a competent engineer writes in an
+//     afternoon, encoding/json and per batch of a few thousand messages one
+//     pipelined PFADD per entity-year-counter, then a commit;
 //   - transferwatch itself, app.Run from fetch to decisions.
 //
 // Each variant first drains a backlog (throughput: events and subject
@@ -67,7 +70,8 @@ type Options struct {
 }
 
 // DefaultWorkloads is the matrix of `make bench`: 1 and 100 subjects per
-// event, 10 and 10,000 entities, 1 and 4 partitions. The backlogs are sized
+// event, 10 and 10,000 entities, 1 and 4 partitions, and 1 subject per
+// event over 100,000 entities. The backlogs are sized
 // so that transferwatch drains each in several flush intervals on a 2-core
 // machine (its last flush comes up to one interval after its last fetch).
 func DefaultWorkloads() []Workload {
@@ -87,6 +91,9 @@ func DefaultWorkloads() []Workload {
 			}
 		}
 	}
+	// Many small entities: a year of 30 events each.
+	out = append(out, Workload{Subjects: 1, Entities: 100_000, Partitions: 1,
+		Events: 3_000_000, LiveRate: 1000, LiveFor: 4 * time.Second})
 	return out
 }
 
@@ -100,7 +107,10 @@ type Result struct {
 	Events     int           // events of the backlog drained
 	Partial    bool          // measured on the first Events of the backlog (Options.Budget)
 	CPUSeconds float64       // during the drain
-	MaxRSS     int64         // bytes, peak of the whole child process
+	// RedisCPUSeconds is what redis-server spent during the drain: the
+	// baselines' PFADDs do their HyperLogLog work there.
+	RedisCPUSeconds float64
+	MaxRSS          int64 // bytes, peak of the whole child process
 	// Delays from publication to effect during the latency phase; Missing
 	// counts the events whose effect was not seen.
 	Delays  []time.Duration
@@ -125,6 +135,15 @@ func (r Result) EventsPerSec() float64 {
 		return 0
 	}
 	return float64(r.Events) / r.Drain.Seconds()
+}
+
+// CPUWithRedisPerMillion is the CPU seconds the variant and redis-server
+// spent per million events drained.
+func (r Result) CPUWithRedisPerMillion() float64 {
+	if r.Events == 0 {
+		return 0
+	}
+	return (r.CPUSeconds + r.RedisCPUSeconds) / float64(r.Events) * 1e6
 }
 
 // SubjectsPerSec is the drain rate in subject occurrences.
@@ -402,8 +421,11 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 	h.runs++ // every run has a consumer group (and probes) of its own
 	group := fmt.Sprintf("bench-%s-%s-%d", w.Name(), v, h.runs)
 	prefix := "tw"
-	if v == Baseline {
+	switch v {
+	case Baseline:
 		prefix = "pf"
+	case Batched:
+		prefix = "pb"
 	}
 	h.broker.watch(group)
 	c, err := h.startChild(childSpec{
@@ -437,6 +459,7 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 		return fail(fmt.Errorf("%s: %v", what, cerr))
 	}
 	c.mark()
+	redisCPU0 := h.redis.cpuSeconds(ctx)
 	covered := func() time.Time { return h.broker.covered(group, ends) }
 	limit := h.o.DrainTimeout
 	if v != Transferwatch {
@@ -444,6 +467,7 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 	}
 	end, ok := waitFor(ctx, c, limit, covered)
 	c.mark()
+	r.RedisCPUSeconds = h.redis.cpuSeconds(ctx) - redisCPU0
 	r.Events = 0
 	for _, e := range ends {
 		r.Events += int(e) // the backlog, and the live streams of the variants before

@@ -95,6 +95,24 @@ func (s *redisServer) usedMemory(ctx context.Context) (int64, error) {
 	return 0, errors.New("no used_memory in INFO memory")
 }
 
+// cpuSeconds returns the user+system CPU time redis-server has used
+// (INFO cpu), or 0 if it does not answer.
+func (s *redisServer) cpuSeconds(ctx context.Context) float64 {
+	info, err := s.client.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	total := 0.0
+	for line := range strings.SplitSeq(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_user" || k == "used_cpu_sys" {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return total
+}
+
 // keyMemory returns the total MEMORY USAGE of the keys of the workload's
 // entities (starting with prefix, not those of the probes), and how many of
 // those are entity-year keys (ending in :y and a year).
@@ -115,17 +133,22 @@ func (s *redisServer) keyMemory(ctx context.Context, prefix string) (bytes int64
 		cmds[i] = pipe.MemoryUsage(ctx, k, 0)
 	}
 	if len(keys) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return 0, 0, err
 		}
 	}
+	seen := make(map[string]bool) // entity and year: the batched baseline keeps a key per counter
 	for i, k := range keys {
+		if cmds[i].Err() != nil {
+			continue // gone since the scan: a lease lapsed
+		}
 		bytes += cmds[i].Val()
 		if j := strings.LastIndex(k, ":y"); j >= 0 {
 			if _, err := strconv.Atoi(k[j+2:]); err == nil {
-				entityYears++
+				entity, _, _ := strings.Cut(k, "}")
+				seen[entity+k[j:]] = true
 			}
 		}
 	}
-	return bytes, entityYears, nil
+	return bytes, len(seen), nil
 }

@@ -5,12 +5,41 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
 )
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// The lines between which WriteDoc writes the tables.
+const (
+	DocBegin = "<!-- twbench:begin -->"
+	DocEnd   = "<!-- twbench:end -->"
+)
+
+// WriteDoc replaces what lies between the lines DocBegin and DocEnd of the
+// markdown file path with the tables of results, under a line saying when
+// the run began.
+func WriteDoc(path string, results []Result, began time.Time) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	text := string(doc)
+	i, j := strings.Index(text, DocBegin+"\n"), strings.Index(text, "\n"+DocEnd)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s: no %s and %s lines to write the tables between", path, DocBegin, DocEnd)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run of %s (`twbench %s`, GOMAXPROCS %d).\n\n", began.UTC().Format("2006-01-02 15:04 MST"),
+		strings.Join(os.Args[1:], " "), runtime.GOMAXPROCS(0))
+	Markdown(&b, results)
+	text = text[:i+len(DocBegin)+1] + b.String() + text[j:]
+	return os.WriteFile(path, []byte(text), 0o644)
+}
 
 // quantile returns the q-quantile of sorted ds (nearest rank), or 0.
 func quantile(ds []time.Duration, q float64) time.Duration {
@@ -23,8 +52,8 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 
 // summary is the one-line progress report of a result.
 func summary(r Result) string {
-	s := fmt.Sprintf("%9.0f ev/s %11.0f subj/s %6.2f CPU s/M ev  RSS %s  delay p50 %s p99 %s",
-		r.EventsPerSec(), r.SubjectsPerSec(), r.CPUPerMillion(), mib(r.MaxRSS),
+	s := fmt.Sprintf("%9.0f ev/s %11.0f subj/s %6.2f CPU s/M ev (%.2f with Redis)  RSS %s  delay p50 %s p99 %s",
+		r.EventsPerSec(), r.SubjectsPerSec(), r.CPUPerMillion(), r.CPUWithRedisPerMillion(), mib(r.MaxRSS),
 		dur(quantile(sorted(r.Delays), 0.5)), dur(quantile(sorted(r.Delays), 0.99)))
 	if len(r.DecisionDelays) > 0 {
 		s += "  decision " + dur(quantile(r.DecisionDelays, 0.5))
@@ -81,13 +110,21 @@ func si(x float64) string {
 	return fmt.Sprintf("%.0f", x)
 }
 
+// ratio is a/b with two decimals, or – when either is unknown.
+func ratio(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
 // Markdown writes the results as the tables of docs/benchmarks.md: one row
 // per workload and variant, then the ratios of transferwatch to the ceiling
-// and to the baseline per workload.
+// and to both baselines per workload.
 func Markdown(w io.Writer, results []Result) {
 	var b strings.Builder
-	b.WriteString("| workload | variant | events/s | subjects/s | CPU s / M events | peak RSS | delay p50 | delay p99 | threshold → decision | Redis / entity-year |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| workload | variant | events/s | subjects/s | CPU s / M events | with Redis | peak RSS | delay p50 | delay p99 | threshold → decision | Redis / entity-year |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
 		decision, mem := "", ""
 		if len(r.DecisionDelays) > 0 {
@@ -105,9 +142,9 @@ func Markdown(w io.Writer, results []Result) {
 		if r.Partial {
 			partial = " †"
 		}
-		fmt.Fprintf(&b, "| %s | %s%s | %s%s | %s%s | %.2f | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s%s | %s%s | %s%s | %.2f | %.2f | %s | %s | %s | %s | %s |\n",
 			r.Workload.Label(), r.Variant, note, si(r.EventsPerSec()), partial, si(r.SubjectsPerSec()), partial, r.CPUPerMillion(),
-			mib(r.MaxRSS), dur(quantile(ds, 0.5)), dur(quantile(ds, 0.99)), decision, mem)
+			r.CPUWithRedisPerMillion(), mib(r.MaxRSS), dur(quantile(ds, 0.5)), dur(quantile(ds, 0.99)), decision, mem)
 	}
 	var notes []string
 	for _, r := range results {
@@ -122,8 +159,8 @@ func Markdown(w io.Writer, results []Result) {
 	if len(notes) > 0 {
 		b.WriteString("\n" + strings.Join(notes, "\n\n") + "\n")
 	}
-	b.WriteString("\n| workload | transferwatch / ceiling (events/s) | transferwatch / baseline (events/s) | transferwatch / baseline (CPU per event) |\n|---|---:|---:|---:|\n")
-	type row struct{ ceiling, baseline, tw *Result }
+	b.WriteString("\n| workload | transferwatch / ceiling (events/s) | transferwatch / batched (events/s) | transferwatch / batched (CPU per event) | the same, with Redis' CPU | transferwatch / baseline (events/s) | transferwatch / baseline (CPU per event) |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	type row struct{ ceiling, baseline, batched, tw *Result }
 	var order []string
 	rows := make(map[string]*row)
 	for i := range results {
@@ -138,31 +175,28 @@ func Markdown(w io.Writer, results []Result) {
 			rows[name].ceiling = r
 		case Baseline:
 			rows[name].baseline = r
+		case Batched:
+			rows[name].batched = r
 		case Transferwatch:
 			rows[name].tw = r
 		}
 	}
-	ratio := func(a, b float64) string {
-		if a == 0 || b == 0 {
-			return "–"
+	ratios := func(tw, ref *Result) (events, cpu, withRedis string) {
+		if ref == nil {
+			return "–", "–", "–"
 		}
-		return fmt.Sprintf("%.2f", a/b)
+		return ratio(tw.EventsPerSec(), ref.EventsPerSec()), ratio(tw.CPUPerMillion(), ref.CPUPerMillion()),
+			ratio(tw.CPUWithRedisPerMillion(), ref.CPUWithRedisPerMillion())
 	}
 	for _, name := range order {
 		x := rows[name]
 		if x.tw == nil {
 			continue
 		}
-		c, bl := "–", "–"
-		cpu := "–"
-		if x.ceiling != nil {
-			c = ratio(x.tw.EventsPerSec(), x.ceiling.EventsPerSec())
-		}
-		if x.baseline != nil {
-			bl = ratio(x.tw.EventsPerSec(), x.baseline.EventsPerSec())
-			cpu = ratio(x.tw.CPUPerMillion(), x.baseline.CPUPerMillion())
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, c, bl, cpu)
+		c, _, _ := ratios(x.tw, x.ceiling)
+		bt, btCPU, btRedis := ratios(x.tw, x.batched)
+		bl, blCPU, _ := ratios(x.tw, x.baseline)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", name, c, bt, btCPU, btRedis, bl, blCPU)
 	}
 	var errs []string
 	for _, r := range results {

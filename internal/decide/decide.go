@@ -263,7 +263,7 @@ func (d *Decider) resync(ctx context.Context) error {
 // Evaluate re-evaluates the given entities and publishes what changed. The
 // ingester calls it after each flush with the entities the flush touched.
 func (d *Decider) Evaluate(ctx context.Context, entities []string) error {
-	return d.evaluate(ctx, entities, false, false)
+	return d.evaluate(ctx, entities, false)
 }
 
 // Run, until ctx ends: re-evaluates every known entity every Refresh
@@ -304,14 +304,41 @@ func (d *Decider) Run(ctx context.Context) error {
 	}
 }
 
-// round evaluates every known entity.
+// roundChunk is how many entities a round evaluates under one hold of
+// evalMu: between chunks the evaluations after flushes (Evaluate) get
+// their turn, so that a round over 10,000 entities does not hold up the
+// decision of an entity that just crossed a threshold for its whole length.
+const roundChunk = 64
+
+// round evaluates every known entity, roundChunk at a time. It is
+// complete (Verdict's lastRound, ready) once every chunk ran; a chunk
+// held (not ready, store integrity in doubt) ends it incomplete.
 func (d *Decider) round(ctx context.Context, announce bool) error {
 	ids, err := d.known(ctx)
 	if err != nil {
 		d.noteStore(err)
 		return err
 	}
-	return d.evaluate(ctx, ids, announce, true)
+	start := d.opts.Now()
+	var errs []error
+	for {
+		n := min(len(ids), roundChunk)
+		var at *time.Time
+		if n == len(ids) {
+			at = &start // the last chunk completes the round
+		}
+		ran, err := d.evaluateRan(ctx, ids[:n], announce, at)
+		if !ran {
+			return err
+		}
+		errs = append(errs, err)
+		if ids = ids[n:]; len(ids) == 0 {
+			return errors.Join(errs...)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 }
 
 // pingLoop pings the store every PingInterval and notes whether it answers.
@@ -371,28 +398,35 @@ type outcome struct {
 }
 
 // evaluate evaluates ids, then publishes their pending outboxes (and, when
-// announce, their current decisions). complete says ids are all known
-// entities.
-func (d *Decider) evaluate(ctx context.Context, ids []string, announce, complete bool) error {
+// announce, their current decisions).
+func (d *Decider) evaluate(ctx context.Context, ids []string, announce bool) error {
+	_, err := d.evaluateRan(ctx, ids, announce, nil)
+	return err
+}
+
+// evaluateRan is evaluate, reporting whether it evaluated ids at all (not
+// held: not ready, store integrity in doubt, resync failed). A non-nil
+// roundStart says ids complete a round of every known entity that began
+// then.
+func (d *Decider) evaluateRan(ctx context.Context, ids []string, announce bool, roundStart *time.Time) (bool, error) {
 	d.evalMu.Lock()
 	defer d.evalMu.Unlock()
 	if !d.synced.Load() {
-		return ErrNotReady
+		return false, ErrNotReady
 	}
 	if d.opts.StoreOK != nil {
 		if err := d.opts.StoreOK(); err != nil {
 			d.held = true
-			return fmt.Errorf("%w: %w", ErrStoreIntegrity, err)
+			return false, fmt.Errorf("%w: %w", ErrStoreIntegrity, err)
 		}
 	}
 	if d.held {
 		// The store's integrity was in doubt: what it lost, the topic knows.
 		if err := d.resync(ctx); err != nil {
-			return err
+			return false, err
 		}
 		d.held = false
 	}
-	start := d.opts.Now()
 	d.mu.Lock()
 	for _, id := range ids {
 		d.seen[id] = true
@@ -451,16 +485,16 @@ func (d *Decider) evaluate(ctx context.Context, ids []string, announce, complete
 	if len(errs) == 0 {
 		d.storeErr.Store(nil)
 	}
-	if complete {
+	if roundStart != nil {
 		// Every entity the store lists was evaluated, or failed and so
 		// has no fresh status: Verdict allows only those it lists not.
-		d.lastRound.Store(&start)
+		d.lastRound.Store(roundStart)
 		d.ready.Store(true)
 	}
 	if err := d.publish(ctx, pubs); err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return true, errors.Join(errs...)
 }
 
 // evaluateAll evaluates ids, evalWorkers at a time.

@@ -3,8 +3,10 @@ package decide_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -295,5 +297,56 @@ func TestStartAnnouncesEveryKnownEntity(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(reg, "transferwatch_entity_decision"); n != 6 {
 		t.Errorf("entity_decision series = %d, want 3 decisions × 2 entities", n)
+	}
+}
+
+// TestRoundInChunks: a round over more entities than one chunk evaluates
+// and announces every one of them, and is complete (Verdict answers) only
+// once the last chunk ran.
+func TestRoundInChunks(t *testing.T) {
+	c := kafkatest.New(t, 1, decisions)
+	st := memstore.New()
+	const n = 150 // three chunks
+	b := sketch.Batch{}
+	for i := range n {
+		b.Add("ent-"+strconv.Itoa(i), 2026, 10, 0, false, subjects(i, 3))
+	}
+	if err := st.Merge(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	w := writer(c)
+	defer w.Close()
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	d := decide.New(st, w, prometheus.NewRegistry(), decide.Options{
+		Settings: settings(t, "cac-2022"),
+		Now:      func() time.Time { return now },
+		Topic:    topic(c),
+	})
+	if _, err := d.Verdict("ent-0", now); !errors.Is(err, decide.ErrNotReady) {
+		t.Fatalf("Verdict before the first round = %v, want ErrNotReady", err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := c.ReadAll(decisions, n, 20*time.Second)
+	got := map[string]bool{}
+	for _, m := range msgs {
+		got[string(m.Key)] = true
+	}
+	if len(got) != n {
+		t.Fatalf("start-up messages for %d entities, want %d", len(got), n)
+	}
+	ss := d.Statuses()
+	if len(ss) != n {
+		t.Fatalf("%d statuses, want %d", len(ss), n)
+	}
+	for _, s := range ss {
+		// No mechanism yet: a first transfer is block under cac-2022.
+		if s.Decision != policy.Block {
+			t.Fatalf("status of %s = %q, want block", s.Entity, s.Decision)
+		}
+	}
+	if v, err := d.Verdict("ent-"+strconv.Itoa(n-1), now); err != nil || v.Decision != policy.Block {
+		t.Fatalf("Verdict after the round = %+v, %v; want block", v, err)
 	}
 }

@@ -25,6 +25,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -95,8 +96,9 @@ type Options struct {
 	// entities they touched; the policy layer re-evaluates them. It runs
 	// beside the flush loop, one call at a time, so that a slow evaluation
 	// never holds up flushes and commits: the entities of the flushes that
-	// land during a call come together in the next one. Run returns after
-	// the last call.
+	// land during a call come together in a next one. A call carries at
+	// most 64 entities: those never passed on, then those of the latest
+	// flushes first (see notifyChunk). Run returns after the last call.
 	OnFlush func(ctx context.Context, entities []string)
 	// OnStoreBehind is called when the store turns out to hold less than
 	// this instance recorded in it: it lost or rolled back data.
@@ -978,10 +980,32 @@ func notWritten(msgs []kafka.Message, err error) []kafka.Message {
 	return out
 }
 
-// notifyLoop calls OnFlush with the entities flushed since its last call,
-// whenever there are some, until flushesDone is closed; then once more for
-// what the last flushes touched.
+// notifyChunk is the most entities one OnFlush call carries. When
+// evaluation falls behind the flushes (every flush of a backlog touching
+// thousands of entities), a call per flush would queue a just-flushed
+// entity behind every entity of the flushes before it, for as long as
+// evaluating them all takes (10 s and more at 10,000 entities). In calls
+// of notifyChunk, entities never passed on go first (they have no decision
+// at all yet), then those of the latest flushes (among them, those passed
+// on least recently), so an entity that just crossed a threshold waits for
+// about one call once the load eases; entities left behind meanwhile are
+// evaluated by the decider's periodic full round (every 30 s, in chunks
+// that let these calls in between) if not before.
+const notifyChunk = 64
+
+// notifyLoop calls OnFlush with the entities flushed since they were last
+// passed on, whenever there are some, in calls of at most notifyChunk
+// entities, in the order notifyChunk says, until flushesDone is closed;
+// then until it has passed on what the last flushes touched.
 func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{}) {
+	// pending holds the entities to pass on, with the sweep of in.notified
+	// that last found them.
+	pending := make(map[string]uint64)
+	// passed holds when each entity was last passed on, as a count of
+	// calls; an entity missing has never been.
+	passed := make(map[string]uint64)
+	calls, sweeps := uint64(0), uint64(0)
+	var ids []string
 	for {
 		last := false
 		select {
@@ -989,20 +1013,51 @@ func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{})
 		case <-flushesDone:
 			last = true
 		}
-		in.mu.Lock()
-		ids := make([]string, 0, len(in.notified))
-		for id := range in.notified {
-			ids = append(ids, id)
-		}
-		clear(in.notified)
-		in.mu.Unlock()
-		if len(ids) > 0 && ctx.Err() == nil {
-			in.opts.OnFlush(ctx, ids)
+		for ctx.Err() == nil {
+			sweeps++
+			in.mu.Lock()
+			for id := range in.notified {
+				pending[id] = sweeps
+			}
+			clear(in.notified)
+			in.mu.Unlock()
+			if len(pending) == 0 {
+				break
+			}
+			ids = ids[:0]
+			for id := range pending {
+				ids = append(ids, id)
+			}
+			if len(ids) > notifyChunk {
+				slices.SortFunc(ids, func(a, b string) int {
+					pa, oka := passed[a]
+					pb, okb := passed[b]
+					return cmp.Or(compareBool(oka, okb), cmp.Compare(pending[b], pending[a]), cmp.Compare(pa, pb))
+				})
+				ids = ids[:notifyChunk]
+			}
+			calls++
+			for _, id := range ids {
+				delete(pending, id)
+				passed[id] = calls
+			}
+			in.opts.OnFlush(ctx, slices.Clone(ids))
 		}
 		if last {
 			return
 		}
 	}
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // deadLetter builds the dead-letter message of msg: the original key, value

@@ -83,8 +83,16 @@ func ObserveFlows(h sketch.History, w sketch.Window, thisYear int, includeExempt
 			if a == nil {
 				a = &acc{f: FlowFigure{FlowKey: pk, Sketch: f.People.Clone()}, events: f.Events.Clone()}
 				by[pk] = a
-			} else if a.f.Sketch.Merge(f.People) != nil || a.events.Merge(f.Events) != nil {
-				continue // the same precision always merges
+			} else {
+				people, err := sketch.MergeFlowSketch(a.f.Sketch, f.People)
+				if err != nil {
+					continue // the same precision always merges
+				}
+				events, err := sketch.MergeFlowSketch(a.events, f.Events)
+				if err != nil {
+					continue
+				}
+				a.f.Sketch, a.events = people, events
 			}
 			first, last := time.Unix(f.First, 0), time.Unix(f.Last, 0)
 			if a.f.First.IsZero() || first.Before(a.f.First) {
@@ -321,8 +329,8 @@ func (ev *evaluation) scopeVolume(v view, w sketch.Window, start Date, reps []Ru
 		}
 		if union == nil {
 			union = f.Sketch.Clone()
-		} else if union.Merge(f.Sketch) != nil {
-			continue
+		} else if u, err := sketch.MergeFlowSketch(union, f.Sketch); err == nil {
+			union = u
 		}
 	}
 	if union != nil {

@@ -104,9 +104,8 @@ func (d Dense) Learn(b Batch) {
 			if sk == nil || d[k]&(1<<c) != 0 {
 				continue
 			}
-			var err error
-			// Byte 3 of the encoding is 0 for a dense sketch.
-			if buf, err = sk.AppendBinary(buf[:0]); err == nil && len(buf) > 3 && buf[3] == 0 {
+			var dense bool
+			if dense, buf = isDense(sk, buf); dense {
 				d[k] |= 1 << c
 			}
 		}

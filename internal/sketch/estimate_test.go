@@ -2,6 +2,7 @@ package sketch
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -172,12 +173,18 @@ func TestUnionEstimateMatchesAxiomhq(t *testing.T) {
 // encoding axiomhq's Merge gives once compacted, sparse or dense, below and
 // past the switch, into nothing or into something.
 func TestMergeSketchMatchesAxiomhq(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
+	for _, p := range []uint8{Precision, FlowPrecision} {
+		t.Run(fmt.Sprintf("p=%d", p), func(t *testing.T) { testMergeSketchMatchesAxiomhq(t, p) })
+	}
+}
+
+func testMergeSketchMatchesAxiomhq(t *testing.T, p uint8) {
+	rng := rand.New(rand.NewPCG(9, uint64(p)))
 	sketchOf := func(n int) *hyperloglog.Sketch {
 		if n < 0 {
 			return nil
 		}
-		sk := hyperloglog.New14()
+		sk := newSketch(p, false)
 		for range n {
 			sk.InsertHash(rng.Uint64())
 		}
@@ -189,7 +196,7 @@ func TestMergeSketchMatchesAxiomhq(t *testing.T) {
 	sizes := []int{-1, 0, 1, 100, 2000, 5000, 8000, 40_000}
 	for trial := range 80 {
 		a, b := sketchOf(sizes[rng.IntN(len(sizes))]), sketchOf(sizes[1+rng.IntN(len(sizes)-1)])
-		want := hyperloglog.New14()
+		want := newSketch(p, false)
 		if a != nil {
 			want = a.Clone()
 		}
@@ -203,7 +210,7 @@ func TestMergeSketchMatchesAxiomhq(t *testing.T) {
 			ac = a.Clone()
 		}
 		bBefore, _ := b.MarshalBinary()
-		got, err := mergeSketch(ac, b)
+		got, err := mergeSketch(ac, b, p)
 		if err != nil {
 			t.Fatal(err)
 		}

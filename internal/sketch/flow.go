@@ -6,8 +6,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-
-	"github.com/axiomhq/hyperloglog"
 )
 
 // FlowPrecision is the precision of a flow's sketches: 2^12 registers, a
@@ -108,10 +106,10 @@ func parseFlowField(name string) (FlowKey, bool) {
 // merged from several instances holds the same as one merged once.
 type Flow struct {
 	// People holds the subject hashes of the flow's events.
-	People *hyperloglog.Sketch
+	People *hll
 	// Events holds the identity of the flow's events (EventHash of their
 	// topic, partition and offset): a replayed event is not counted twice.
-	Events *hyperloglog.Sketch
+	Events *hll
 	// First and Last are the earliest and latest event times, Unix
 	// seconds.
 	First, Last int64
@@ -119,15 +117,9 @@ type Flow struct {
 	Pipelines []string
 }
 
-func newFlowSketch() *hyperloglog.Sketch { return newFlowSketchOf(false) }
+func newFlowSketch() *hll { return newFlowSketchOf(false) }
 
-func newFlowSketchOf(dense bool) *hyperloglog.Sketch {
-	sk, err := hyperloglog.NewSketch(FlowPrecision, !dense)
-	if err != nil {
-		panic(err) // FlowPrecision is valid
-	}
-	return sk
-}
+func newFlowSketchOf(dense bool) *hll { return newSketch(FlowPrecision, dense) }
 
 // NewFlow returns an empty flow.
 func NewFlow() *Flow {
@@ -165,13 +157,12 @@ func (h HotFlows) Learn(b Batch) {
 			var bits uint8
 			for _, part := range [...]struct {
 				bit uint8
-				sk  *hyperloglog.Sketch
+				sk  *hll
 			}{{DensePeople, f.People}, {DenseEvents, f.Events}} {
 				bit, sk := part.bit, part.sk
-				// Byte 3 of the encoding is 0 for a dense sketch; one
-				// that started dense must have earned it again.
-				var err error
-				if buf, err = sk.AppendBinary(buf[:0]); err == nil && len(buf) > 3 && buf[3] == 0 && sk.Estimate() >= hotFlowMin {
+				// One that started dense must have earned it again.
+				var dense bool
+				if dense, buf = isDense(sk, buf); dense && sk.Estimate() >= hotFlowMin {
 					bits |= bit
 				}
 			}
@@ -218,10 +209,11 @@ func (f *Flow) addPipeline(p string) {
 
 // Merge adds o into f.
 func (f *Flow) Merge(o *Flow) error {
-	if err := f.People.Merge(o.People); err != nil {
+	var err error
+	if f.People, err = mergeSketch(f.People, o.People, FlowPrecision); err != nil {
 		return err
 	}
-	if err := f.Events.Merge(o.Events); err != nil {
+	if f.Events, err = mergeSketch(f.Events, o.Events, FlowPrecision); err != nil {
 		return err
 	}
 	if o.First != 0 && (f.First == 0 || o.First < f.First) {
@@ -255,9 +247,8 @@ func (f *Flow) MarshalBinary() ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(p)))
 		b = append(b, p...)
 	}
-	for _, sk := range []*hyperloglog.Sketch{f.People, f.Events} {
-		sk.Estimate() // compacts a sparse sketch
-		enc, err := sk.MarshalBinary()
+	for _, sk := range []*hll{f.People, f.Events} {
+		enc, err := encodeSketch(sk)
 		if err != nil {
 			return nil, err
 		}
@@ -297,18 +288,14 @@ func (f *Flow) UnmarshalBinary(b []byte) error {
 		f.Pipelines = append(f.Pipelines, string(b[n:n+int(l)]))
 		b = b[n+int(l):]
 	}
-	for _, dst := range []**hyperloglog.Sketch{&f.People, &f.Events} {
+	for _, dst := range []**hll{&f.People, &f.Events} {
 		l, n := binary.Uvarint(b)
 		if n <= 0 || uint64(len(b)-n) < l || l < 2 {
 			return bad("sketch")
 		}
-		enc := b[n : n+int(l)]
-		if enc[1] != FlowPrecision {
-			return bad(fmt.Sprintf("not a precision-%d sketch", FlowPrecision))
-		}
-		sk := newFlowSketch()
-		if err := sk.UnmarshalBinary(enc); err != nil {
-			return bad(err.Error())
+		sk, err := decodeSketch(b[n:n+int(l)], FlowPrecision)
+		if err != nil {
+			return fmt.Errorf("flow: %w", err)
 		}
 		*dst = sk
 		b = b[n+int(l):]

@@ -1,12 +1,8 @@
 package sketch
 
 import (
-	"encoding/binary"
-	"math"
 	"slices"
 	"time"
-
-	"github.com/axiomhq/hyperloglog"
 )
 
 // History is what a store holds of one entity, by calendar year.
@@ -15,7 +11,7 @@ type History map[int]*Year
 // Figure returns the distinct count of counter k over window w when this
 // year is thisYear.
 func (h History) Figure(k Counter, w Window, thisYear int, includeExempt bool) Figure {
-	var sks []*hyperloglog.Sketch
+	var sks []*hll
 	for _, yr := range w.Years(thisYear) {
 		y := h[yr]
 		if y == nil {
@@ -29,48 +25,6 @@ func (h History) Figure(k Counter, w Window, thisYear int, includeExempt bool) F
 	}
 	est := unionEstimate(sks)
 	return Figure{Estimate: est, UpperBound: UpperBound(est)}
-}
-
-// unionEstimate returns the estimate of the union of sks: exactly what
-// merging them into an empty New14 sketch and calling Estimate returns, but
-// without the cost of axiomhq merging sparse sketches into a sparse one (it
-// re-encodes its whole sorted list every 164 keys, so a union of a few
-// thousand subjects costs milliseconds).
-//
-// The union stays sparse while its list of distinct sparse keys, delta
-// encoded as uvarints, fits in 2^14 bytes; its estimate is then linear
-// counting at precision 25 over the number of keys. Otherwise it is dense:
-// the registers are the maximum over every key and register, whatever the
-// order of the merges, which a dense sketch merging each one gives.
-func unionEstimate(sks []*hyperloglog.Sketch) uint64 {
-	var keys []uint32
-	var runs []int // keys[runs[i]:runs[i+1]] is sorted
-	sparse := true
-	for _, sk := range sks {
-		b, err := sk.MarshalBinary()
-		if err == nil {
-			runs = append(runs, len(keys))
-			keys, sparse = appendSparseKeys(keys, b)
-		}
-		if err != nil || !sparse {
-			sparse = false
-			break
-		}
-	}
-	if sparse {
-		keys = mergeRuns(keys, append(runs, len(keys)))
-		if _, ok := sparseEncoding(keys); ok {
-			const mp = uint32(1) << sparsePrecision
-			n := min(uint32(len(keys)), mp-1)
-			fm := float64(mp)
-			return uint64(fm * math.Log(fm/float64(mp-n))) // axiomhq's linearCount
-		}
-	}
-	u := hyperloglog.NewNoSparse()
-	for _, sk := range sks {
-		_ = u.Merge(sk) // same precision by construction
-	}
-	return estimate(u)
 }
 
 // mergeRuns returns the distinct values of keys, sorted, where
@@ -106,111 +60,6 @@ func mergeRuns(keys []uint32, bounds []int) []uint32 {
 		bounds = next
 	}
 	return slices.Compact(keys)
-}
-
-// sparsePrecision is the precision of axiomhq's sparse keys (its pp),
-// fixed by its version-2 encoding.
-const sparsePrecision = 25
-
-// appendSparseKeys appends the keys of the version-2 sparse encoding b (a
-// tmp set of big-endian keys, then a list of uvarint deltas) to keys. It
-// reports false if b is not such an encoding.
-func appendSparseKeys(keys []uint32, b []byte) ([]uint32, bool) {
-	if len(b) < 8 || b[0] != 2 || b[1] != Precision || b[3] != 1 {
-		return keys, false
-	}
-	n := int(binary.BigEndian.Uint32(b[4:8]))
-	p := b[8:]
-	if n > len(p)/4 {
-		return keys, false
-	}
-	// The tmp set, in no order: sorted here, and merged with the list
-	// (sorted) below, so that the whole is one sorted run.
-	tmp := make([]uint32, n)
-	for i := range tmp {
-		tmp[i] = binary.BigEndian.Uint32(p[4*i:])
-	}
-	slices.Sort(tmp)
-	p = p[4*n:]
-	if len(p) < 12 {
-		return keys, false
-	}
-	count := binary.BigEndian.Uint32(p[:4])
-	sz := binary.BigEndian.Uint32(p[8:12])
-	p = p[12:]
-	if uint64(sz) != uint64(len(p)) {
-		return keys, false
-	}
-	var last uint32
-	for range count {
-		d, w := binary.Uvarint(p)
-		if w <= 0 || d > math.MaxUint32 {
-			return keys, false
-		}
-		p = p[w:]
-		last += uint32(d)
-		for len(tmp) > 0 && tmp[0] < last {
-			keys = append(keys, tmp[0])
-			tmp = tmp[1:]
-		}
-		keys = append(keys, last)
-	}
-	return append(keys, tmp...), len(p) == 0
-}
-
-// uvarintLen is the length of x as a uvarint.
-func uvarintLen(x uint32) int {
-	n := 1
-	for x >= 0x80 {
-		x >>= 7
-		n++
-	}
-	return n
-}
-
-// estimate returns sk.Estimate(). For a dense sketch it computes the same
-// value from the registers without axiomhq's math.Pow per register, which
-// makes it cost about 0.35 ms.
-func estimate(sk *hyperloglog.Sketch) uint64 {
-	b, err := sk.MarshalBinary()
-	// Version 2, precision 14, dense (byte 3 is 0), 4 bytes of register
-	// count, then one byte per register.
-	if err == nil && len(b) == 8+1<<Precision && b[0] == 2 && b[1] == Precision && b[3] == 0 {
-		return denseEstimate(b[8:])
-	}
-	return sk.Estimate()
-}
-
-// denseEstimate is axiomhq's estimate (LogLog-Beta) of the dense
-// precision-14 registers regs, computed with the same operations in the
-// same order, so it returns exactly what Sketch.Estimate returns; only
-// 1/2^v is built directly rather than through math.Pow.
-func denseEstimate(regs []byte) uint64 {
-	var sum, ez float64
-	for _, v := range regs {
-		if v == 0 {
-			ez++
-		}
-		sum += math.Float64frombits(uint64(1023-int(v)) << 52) // exactly 1/2^v
-	}
-	m := float64(uint32(1) << Precision)
-	alpha := 0.7213 / (1 + 1.079/m)
-	est := alpha * m * (m - ez) / (sum + beta14(ez))
-	return uint64(est + 0.5)
-}
-
-// beta14 is the bias correction of LogLog-Beta at precision 14, as axiomhq
-// writes it.
-func beta14(ez float64) float64 {
-	zl := math.Log(ez + 1)
-	return -0.371009760230692*ez +
-		0.00978811941207509*zl +
-		0.185796293324165*math.Pow(zl, 2) +
-		0.203015527328432*math.Pow(zl, 3) +
-		-0.116710521803686*math.Pow(zl, 4) +
-		0.0431106699492820*math.Pow(zl, 5) +
-		-0.00599583540511831*math.Pow(zl, 6) +
-		0.000449704299509437*math.Pow(zl, 7)
 }
 
 // Important reports whether important data was sent in window w.

@@ -1,12 +1,9 @@
 package sketch
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
-
-	"github.com/axiomhq/hyperloglog"
 )
 
 // Precision is the precision of the counting sketches: 2^14 registers,
@@ -26,7 +23,7 @@ func UpperBound(estimate uint64) uint64 {
 // sent (per exemption status, so that cac-2024 can leave exempt events out).
 // A nil sketch or curve is empty. The zero Year is empty and ready to use.
 type Year struct {
-	Sketches  [NumCells]*hyperloglog.Sketch
+	Sketches  [NumCells]*hll
 	Curves    [NumCells]*Curve
 	Important [2]bool // indexed by exempt (0: no exemption, 1: exempt)
 	// Flows are the entity's data flows of the year; nil when none.
@@ -43,11 +40,7 @@ type Year struct {
 // Insert records a subject hash in cell c on day (0 = 1 January).
 func (y *Year) Insert(c Cell, day int, h uint64) {
 	if y.Sketches[c] == nil {
-		if y.dense&(1<<c) != 0 {
-			y.Sketches[c] = hyperloglog.NewNoSparse()
-		} else {
-			y.Sketches[c] = hyperloglog.New14()
-		}
+		y.Sketches[c] = newSketch(Precision, y.dense&(1<<c) != 0)
 		y.Curves[c] = NewCurve()
 	}
 	y.Sketches[c].InsertHash(h)
@@ -106,7 +99,7 @@ func (y *Year) Merge(o *Year) error {
 	}
 	for c := range NumCells {
 		if o.Sketches[c] != nil {
-			sk, err := mergeSketch(y.Sketches[c], o.Sketches[c])
+			sk, err := mergeSketch(y.Sketches[c], o.Sketches[c], Precision)
 			if err != nil {
 				return err
 			}
@@ -122,82 +115,6 @@ func (y *Year) Merge(o *Year) error {
 	y.Important[0] = y.Important[0] || o.Important[0]
 	y.Important[1] = y.Important[1] || o.Important[1]
 	return nil
-}
-
-// mergeSketch returns the union of a (nil for empty) and b, leaving b
-// alone; a may be modified and returned. Two sparse sketches are merged in
-// one pass over their sorted keys: axiomhq's Merge adds the keys one by one
-// and re-encodes its whole sorted list every 164 of them, which costs
-// milliseconds for a few thousand subjects. The result holds what axiomhq's
-// Merge gives once compacted (as Estimate and Encode do): the same
-// encoding.
-func mergeSketch(a, b *hyperloglog.Sketch) (*hyperloglog.Sketch, error) {
-	var keys []uint32
-	runs := []int{0}
-	sparse := true
-	for _, sk := range []*hyperloglog.Sketch{a, b} {
-		if sk == nil {
-			continue
-		}
-		enc, err := sk.MarshalBinary()
-		if err == nil {
-			keys, sparse = appendSparseKeys(keys, enc)
-		}
-		if err != nil || !sparse {
-			sparse = false
-			break
-		}
-		runs = append(runs, len(keys))
-	}
-	if sparse {
-		keys = mergeRuns(keys, runs)
-		if enc, ok := sparseEncoding(keys); ok {
-			sk := hyperloglog.New14()
-			if err := sk.UnmarshalBinary(enc); err == nil {
-				return sk, nil
-			}
-		} else {
-			// Past the switch to dense: the registers are the maximum
-			// over every key, in any order.
-			d := hyperloglog.NewNoSparse()
-			if a != nil {
-				if err := d.Merge(a); err != nil {
-					return nil, err
-				}
-			}
-			return d, d.Merge(b)
-		}
-	}
-	if a == nil {
-		a = hyperloglog.New14()
-	}
-	return a, a.Merge(b)
-}
-
-// sparseEncoding returns the version-2 encoding of the compacted sparse
-// precision-14 sketch of keys (sorted, distinct), or false when their list
-// would not fit in 2^14 bytes, past which axiomhq turns a sketch dense.
-func sparseEncoding(keys []uint32) ([]byte, bool) {
-	size, prev := 0, uint32(0)
-	for _, k := range keys {
-		size += uvarintLen(k - prev)
-		prev = k
-	}
-	if size > 1<<Precision {
-		return nil, false
-	}
-	b := make([]byte, 0, 20+size)
-	b = append(b, 2, Precision, 0, 1)       // version, precision, b, sparse
-	b = binary.BigEndian.AppendUint32(b, 0) // no tmp set
-	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
-	b = binary.BigEndian.AppendUint32(b, prev) // the last key
-	b = binary.BigEndian.AppendUint32(b, uint32(size))
-	prev = 0
-	for _, k := range keys {
-		b = binary.AppendUvarint(b, uint64(k-prev))
-		prev = k
-	}
-	return b, true
 }
 
 // Field names of a Year's serialized parts. A store keeps each part under its
@@ -239,14 +156,7 @@ func (y *Year) Encode() (map[string][]byte, error) {
 	out := make(map[string][]byte, 2*NumCells+1)
 	for c := range Cell(NumCells) {
 		if sk := y.Sketches[c]; sk != nil {
-			b, err := sk.MarshalBinary()
-			if err == nil && len(b) > 3 && b[3] == 1 {
-				// Sparse (byte 3): compact it first, so that equal sets
-				// encode alike. Estimate does that; on a dense sketch it
-				// would only cost a pass over every register.
-				sk.Estimate()
-				b, err = sk.MarshalBinary()
-			}
+			b, err := encodeSketch(sk)
 			if err != nil {
 				return nil, fmt.Errorf("encode %s: %w", SketchField(c), err)
 			}
@@ -314,15 +224,9 @@ func (y *Year) decodeField(name string, b []byte) error {
 	c := Cell(name[1] - '0')
 	switch name[:1] {
 	case fieldSketch:
-		// Byte 1 of the encoding is the precision. A sketch of another
-		// precision decodes fine but merges with none of ours, and would
-		// drop out of every figure unnoticed.
-		if len(b) < 2 || b[1] != Precision {
-			return fmt.Errorf("%w: field %q: not a precision-%d sketch", ErrCorrupt, name, Precision)
-		}
-		sk := hyperloglog.New14()
-		if err := sk.UnmarshalBinary(b); err != nil {
-			return fmt.Errorf("%w: field %q: %v", ErrCorrupt, name, err)
+		sk, err := decodeSketch(b, Precision)
+		if err != nil {
+			return fmt.Errorf("field %q: %w", name, err)
 		}
 		y.Sketches[c] = sk
 	case fieldCurve:
