@@ -3,7 +3,7 @@
 // consumer (the ceiling), a do-it-yourself PFADD-per-event consumer (the
 // baseline), a batched, pipelined PFADD consumer (the strong baseline) and
 // transferwatch, against a redis-server it starts, and prints a
-// markdown table. See internal/bench and docs/benchmarks.md.
+// markdown table. See cmd/twbench/internal/bench and docs/benchmarks.md.
 //
 //	twbench [-out FILE] [-doc docs/benchmarks.md] [-only s1-e10-p1,...] [-variants ceiling,batched,transferwatch] [-scale 0.5] [-rounds 3]
 package main
@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/transferwatch/transferwatch/internal/bench"
+	"github.com/transferwatch/transferwatch/cmd/twbench/internal/bench"
 )
 
 func main() { os.Exit(run()) }

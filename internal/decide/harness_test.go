@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -201,9 +202,9 @@ func versions(sigs []decision.Signal, entity string) []int64 {
 // last returns the entity's last record.
 func last(t *testing.T, sigs []decision.Signal, entity string) decision.Signal {
 	t.Helper()
-	for i := len(sigs) - 1; i >= 0; i-- {
-		if sigs[i].Entity == entity {
-			return sigs[i]
+	for _, sig := range slices.Backward(sigs) {
+		if sig.Entity == entity {
+			return sig
 		}
 	}
 	t.Fatalf("no record of %s on the topic", entity)

@@ -502,8 +502,7 @@ func (in *Ingester) readPartition(gctx context.Context, gs *genState, p int) {
 		in.mu.Lock()
 		gs.waiting[p] = err.Error()
 		in.mu.Unlock()
-		var lost *LostError
-		if errors.As(err, &lost) {
+		if _, ok := errors.AsType[*LostError](err); ok {
 			in.opts.OnStoreBehind(err)
 			log.Error("partition not read: its events are counted nowhere", "err", err)
 		} else {
@@ -899,8 +898,7 @@ func (in *Ingester) recordOffsets(ctx context.Context, gs *genState, next map[in
 	floors := maps.Clone(gs.floors)
 	in.mu.Unlock()
 	err := in.store.RecordOffsets(ctx, in.src.cfg.GroupID, in.src.cfg.Topic, next, floors)
-	var behind *store.OffsetsBehindError
-	if errors.As(err, &behind) {
+	if _, ok := errors.AsType[*store.OffsetsBehindError](err); ok {
 		in.opts.Logger.Error("the store lost or rolled back data: no further commits; rejoining to replay what it lacks", "err", err)
 		in.opts.OnStoreBehind(err)
 		gs.g.end()
@@ -1081,14 +1079,8 @@ const TruncatedSize = 64 << 10
 // tooLarge reports whether a write failed because a message was too large
 // for the client's batch or the broker's limit.
 func tooLarge(err error) bool {
-	var werrs kafka.WriteErrors
-	if errors.As(err, &werrs) {
-		for _, e := range werrs {
-			if tooLarge(e) {
-				return true
-			}
-		}
-		return false
+	if werrs, ok := errors.AsType[kafka.WriteErrors](err); ok {
+		return slices.ContainsFunc(werrs, tooLarge)
 	}
 	return errors.Is(err, kafka.MessageSizeTooLarge)
 }

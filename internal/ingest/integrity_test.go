@@ -63,8 +63,7 @@ func TestStoreEmptiedIsReplayed(t *testing.T) {
 
 	r.store.Reset()
 	eventually(t, "the loss noticed", func() bool { return behind.count() > 0 })
-	var be *store.OffsetsBehindError
-	if !errors.As(behind.last(), &be) {
+	if _, ok := errors.AsType[*store.OffsetsBehindError](behind.last()); !ok {
 		t.Fatalf("OnStoreBehind got %v; want an *OffsetsBehindError", behind.last())
 	}
 	eventually(t, "the figures replayed", func() bool { return personal(t, r.store, "acme-sh") == want })

@@ -78,7 +78,7 @@ func decodeSketch(b []byte, p uint8) (*hll, error) {
 	}
 	sk := newSketch(p, false)
 	if err := sk.UnmarshalBinary(b); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return sk, nil
 }
@@ -331,8 +331,8 @@ func beta14(ez float64) float64 {
 	zl := math.Log(ez + 1)
 	return -0.371009760230692*ez +
 		0.00978811941207509*zl +
-		0.185796293324165*math.Pow(zl, 2) +
-		0.203015527328432*math.Pow(zl, 3) +
+		0.185796293324165*math.Pow(zl, 2) + //nolint:staticcheck // QF1005: written as axiomhq writes it, so estimates equal its own to the bit
+		0.203015527328432*math.Pow(zl, 3) + //nolint:staticcheck // QF1005: as above
 		-0.116710521803686*math.Pow(zl, 4) +
 		0.0431106699492820*math.Pow(zl, 5) +
 		-0.00599583540511831*math.Pow(zl, 6) +

@@ -90,7 +90,7 @@ func (k Counter) Includes(c Cell, includeExempt bool) bool {
 // Cells returns the cells whose union is the counter.
 func (k Counter) Cells(includeExempt bool) []Cell {
 	var cells []Cell
-	for c := Cell(0); c < NumCells; c++ {
+	for c := range Cell(NumCells) {
 		if k.Includes(c, includeExempt) {
 			cells = append(cells, c)
 		}

@@ -438,7 +438,7 @@ func (s *Store) merged(rk string, k sketch.Key, y *sketch.Year, fields []string,
 		return nil, fmt.Errorf("redisstore: %s: %w", rk, err)
 	}
 	if err := cur.Merge(y); err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w: %v", rk, sketch.ErrCorrupt, err)
+		return nil, fmt.Errorf("redisstore: %s: %w: %w", rk, sketch.ErrCorrupt, err)
 	}
 	enc, err := cur.Encode()
 	if err != nil {

@@ -41,7 +41,7 @@ const (
 
 // Instance is one redis-server process.
 type Instance struct {
-	t       testing.TB
+	t       testing.TB // nil when made by Launch
 	bin     string
 	dir     string
 	logPath string
@@ -95,16 +95,38 @@ func binary(t testing.TB, name, pkg string) string {
 // tlsClient is the client configuration to reach it when it speaks TLS only.
 func start(t testing.TB, listen func(port int) []string, tlsClient *tls.Config, extra []string) *Instance {
 	t.Helper()
-	bin := binary(t, "redis-server", "redis-server")
-	dir := t.TempDir()
+	in, err := launch(binary(t, "redis-server", "redis-server"), t.TempDir(), listen, tlsClient, extra)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	in.t = t
+	t.Cleanup(in.Stop)
+	return in
+}
+
+// Launch starts a redis-server on a free loopback port that keeps nothing
+// on disk, with dir as its working directory and log, and returns it once
+// it answers PING; args are appended to the defaults as for Server. It is
+// Server for programs other than tests (the benchmark harness): the caller
+// stops it with Stop.
+func Launch(dir string, args ...string) (*Instance, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server not found (%w): install redis-server: make deps", err)
+	}
+	return launch(bin, dir, func(port int) []string { return []string{"--port", strconv.Itoa(port)} }, nil, args)
+}
+
+// launch runs bin in dir on a free port, trying another port when a
+// process took the one picked in the meantime.
+func launch(bin, dir string, listen func(port int) []string, tlsClient *tls.Config, extra []string) (*Instance, error) {
 	var lastErr error
 	for range startAttempts {
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("redistest: %v", err)
+			return nil, err
 		}
 		in := &Instance{
-			t:       t,
 			bin:     bin,
 			dir:     dir,
 			logPath: filepath.Join(dir, "redis.log"),
@@ -121,15 +143,13 @@ func start(t testing.TB, listen func(port int) []string, tlsClient *tls.Config, 
 		}, listen(port)...)
 		in.args = append(in.args, extra...)
 		if lastErr = in.run(); lastErr == nil {
-			t.Cleanup(in.Stop)
-			return in
+			return in, nil
 		}
 		if !strings.Contains(in.log(), "Address already in use") {
 			break
 		}
 	}
-	t.Fatalf("redistest: %v", lastErr)
-	return nil
+	return nil, lastErr
 }
 
 // Addr returns the host:port the server listens on.
@@ -164,7 +184,7 @@ func (in *Instance) Stop() {
 		<-in.exited
 	}
 	in.cmd = nil
-	if in.t.Failed() {
+	if in.t != nil && in.t.Failed() {
 		in.t.Logf("redistest: log of %s:\n%s", in.Addr(), in.log())
 	}
 }

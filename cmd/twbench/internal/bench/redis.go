@@ -3,81 +3,42 @@ package bench
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
 
 // redisServer is a redis-server child process on a free loopback port that
-// keeps nothing on disk.
+// keeps nothing on disk (redistest.Launch, as the tests start theirs).
 type redisServer struct {
-	cmd    *exec.Cmd
+	inst   *redistest.Instance
 	dir    string
 	addr   string
 	client *redis.Client
-	exited chan struct{}
 }
 
 // startRedis starts redis-server and waits until it answers PING.
-func startRedis(ctx context.Context) (*redisServer, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, fmt.Errorf("redis-server not found (install it: make deps): %w", err)
-	}
+func startRedis(context.Context) (*redisServer, error) {
 	dir, err := os.MkdirTemp("", "twbench-redis")
 	if err != nil {
 		return nil, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	inst, err := redistest.Launch(dir)
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir,
-		"--logfile", filepath.Join(dir, "redis.log"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
-	}
-	s := &redisServer{cmd: cmd, dir: dir, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(s.exited) }()
-	s.client = redis.NewClient(&redis.Options{Addr: s.addr})
-	deadline := time.Now().Add(15 * time.Second)
-	for s.client.Ping(ctx).Err() != nil {
-		select {
-		case <-s.exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-			return nil, fmt.Errorf("redis-server exited: %s", log)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, errors.New("redis-server does not answer PING")
-		}
-	}
-	return s, nil
+	return &redisServer{inst: inst, dir: dir, addr: inst.Addr(), client: redis.NewClient(&redis.Options{Addr: inst.Addr()})}, nil
 }
 
 // stop stops the server and removes its directory.
 func (s *redisServer) stop() {
 	s.client.Close()
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
+	s.inst.Stop()
 	os.RemoveAll(s.dir)
 }
 

@@ -456,7 +456,7 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 			what = "the child exited"
 		}
 		_, cerr := c.stop()
-		return fail(fmt.Errorf("%s: %v", what, cerr))
+		return fail(fmt.Errorf("%s: %w", what, cerr))
 	}
 	c.mark()
 	redisCPU0 := h.redis.cpuSeconds(ctx)
