@@ -24,7 +24,10 @@ timeline.csv, counters.csv, rules.csv, series.csv, start_by.csv, flows.csv, hist
 plan.csv, checklist.csv, accuracy.csv).
 
 It reads the store of the configuration directly and evaluates the entity with its policy, as
-the service does, so it works while the service is down. No subject key is needed.
+the service does, so it works while the service is down. No subject key is needed. Kafka must
+be reachable: as the service does, it first checks that the store holds every event the
+consumer group committed (see transferwatch store status), and refuses to write a pack from a
+store that lost or rolled back data, or that it cannot check.
 
 Flags:
   --config FILE   configuration file of the service
@@ -73,6 +76,24 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	defer st.Close()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	// Fail closed as the service does (CONTRACT §8): no pack from figures
+	// the store may have lost.
+	admin, err := app.NewAdmin(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "transferwatch report: %v\n", err)
+		return 1
+	}
+	audit, err := admin.Audit(ctx, st)
+	if err != nil {
+		fmt.Fprintf(stderr, "transferwatch report: cannot check that the store holds every committed event, so no pack is written: %v\n", err)
+		return 1
+	}
+	for _, a := range audit {
+		if a.Behind() {
+			fmt.Fprintf(stderr, "transferwatch report: the store lacks events the consumer group committed (partition %d), so its figures are not written as evidence; see transferwatch store status --config %s\n", a.Partition, *configPath)
+			return 1
+		}
+	}
 	d, err := dossier.New(st, dossier.Options{
 		Settings: settings, Entities: app.Registry(cfg), Fingerprint: cfg.Fingerprint(),
 	}).Build(ctx, *id)

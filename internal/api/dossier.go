@@ -87,7 +87,7 @@ func handleDossiers(v1 routes, ds Dossiers, rep *report.Renderer) {
 		default:
 			err = rep.HTML(&buf, d, lang)
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'")
 			name += ".html"
 		}
 		if err != nil {
@@ -103,6 +103,8 @@ func handleDossiers(v1 routes, ds Dossiers, rep *report.Renderer) {
 		// The entity id is 1-128 characters of A-Za-z0-9._:- (or the
 		// lookup failed above), safe in a quoted file name.
 		w.Header().Set("Content-Disposition", disp+`; filename="`+name+`"`)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Content-Language", lang.HTMLLang())
 		_, _ = w.Write(buf.Bytes())
 	})
@@ -113,6 +115,10 @@ func dossierError(w http.ResponseWriter, id string, err error) {
 	switch {
 	case errors.Is(err, dossier.ErrUnknownEntity):
 		writeError(w, http.StatusNotFound, "entity "+quote(id)+" is neither configured nor seen")
+	case errors.Is(err, dossier.ErrUnverified):
+		// As the decision endpoint: no figures it would not vouch for.
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, store.ErrUnavailable):
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "the store does not answer: "+err.Error())

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -179,5 +180,34 @@ func TestReport(t *testing.T) {
 	}
 	if resp, _ := fetch(t, srv.URL+"/v1/entities/c-co/report?format=json"); resp.StatusCode != http.StatusOK {
 		t.Errorf("configured entity: %d", resp.StatusCode)
+	}
+}
+
+// TestReportWithheld: when the decision endpoint would withhold the
+// entity's decision (here: not evaluated yet), so does the evidence pack,
+// with 503 and Retry-After, in every format; a bad id is 404 before any
+// store read.
+func TestReportWithheld(t *testing.T) {
+	preset, _ := policy.PresetByName(policy.PresetCAC2024)
+	srv := httptest.NewServer(api.Handler(api.Options{
+		Statuses: statuses{},
+		Ready:    func(*http.Request) error { return nil },
+		Dossiers: dossier.New(memstore.New(), dossier.Options{
+			Settings: policy.Settings{Preset: preset, Location: decidedAt.Location()},
+			Entities: []policy.Entity{{ID: "c-co", Name: "C Co."}},
+			Now:      func() time.Time { return asOf },
+			Check:    func(string, time.Time) error { return errors.New("entity c-co was not evaluated yet") },
+		}),
+	}))
+	t.Cleanup(srv.Close)
+	for _, f := range []string{"html", "json", "csv"} {
+		resp, body := fetch(t, srv.URL+"/v1/entities/c-co/report?format="+f)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+			!strings.Contains(string(body), "not evaluated yet") || strings.Contains(string(body), "allow") {
+			t.Errorf("report?format=%s = %d (Retry-After %q) %s, want 503 naming the cause", f, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	if resp, _ := fetch(t, srv.URL+"/v1/entities/not%20an%20id/report"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("report of a bad id = %d, want 404", resp.StatusCode)
 	}
 }

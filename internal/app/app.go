@@ -203,6 +203,12 @@ func Run(ctx context.Context, o Options) (err error) {
 		Now:        o.Now,
 		Dossiers: dossier.New(st, dossier.Options{
 			Settings: settings, Entities: Registry(cfg), Fingerprint: cfg.Fingerprint(), Now: o.Now,
+			// A pack or page states a decision only when the decision
+			// endpoint would answer it (CONTRACT §6): fail closed alike.
+			Check: func(id string, now time.Time) error {
+				_, err := dec.Verdict(id, now)
+				return err
+			},
 		}),
 		Ready: func(r *http.Request) error {
 			if draining.Load() {

@@ -19,11 +19,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/webauth"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 // Prefix is the path the console is served under.
@@ -39,6 +41,29 @@ var staticFS embed.FS
 type Statuses interface {
 	Status(id string) (policy.Status, bool)
 	Statuses() []policy.Status
+	// Verdict answers as the decision endpoint does: an error when the
+	// decision is withheld (not evaluated yet, the store unreachable or its
+	// integrity in doubt, figures too old).
+	Verdict(id string, now time.Time) (decision.Verdict, error)
+}
+
+// vouched returns the statuses, those whose decision the decision endpoint
+// would withhold now reduced to their id and name (shown as pending, no
+// figures: the console never states a decision the pipelines are not
+// given), and the first reason one was withheld ("" when none was).
+func (c *console) vouched(now time.Time) ([]policy.Status, string) {
+	list := c.o.Statuses.Statuses()
+	withheld := ""
+	for i, s := range list {
+		if _, err := c.o.Statuses.Verdict(s.Entity, now); err != nil {
+			if withheld == "" {
+				withheld = err.Error()
+				list = slices.Clone(list) // the caller's slice stays as it was
+			}
+			list[i] = policy.Status{Entity: s.Entity, Name: s.Name, Policy: s.Policy}
+		}
+	}
+	return list, withheld
 }
 
 // Options of the console.
@@ -233,6 +258,9 @@ func langOf(r *http.Request) (l lang, chosen bool) {
 // errorPage is the data of the error page.
 type errorPage struct {
 	Message string
+	// Withheld, when set, is why the page's decision is withheld (the
+	// page answers 503); Message is then unused.
+	Withheld string
 }
 
 // requestLang is the language of r.

@@ -46,6 +46,10 @@ func (c *console) entityPage(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusNotFound, "error", errorPage{Message: id})
 		return
 	}
+	if errors.Is(err, dossier.ErrUnverified) {
+		c.render(w, r, http.StatusServiceUnavailable, "error", errorPage{Withheld: err.Error()})
+		return
+	}
 	if err != nil {
 		c.o.Log.Warn("console: building a dossier", "entity", id, "err", err)
 		http.Error(w, "the store cannot be read now: "+err.Error(), http.StatusServiceUnavailable)
@@ -87,6 +91,9 @@ type planView struct {
 
 // planData is the data of the Plan page.
 type planData struct {
+	// Withheld is why decisions are withheld, "" when none is; those
+	// entities have no plan on the page.
+	Withheld  string
 	Today     policy.Date
 	Entities  []planEntity
 	Checklist []dossier.ChecklistItem
@@ -96,12 +103,12 @@ type planData struct {
 // hold: derived from the decider's statuses alone (no store read), so the
 // page stays fast with many entities.
 func (c *console) planPage(w http.ResponseWriter, r *http.Request) {
-	list := c.o.Statuses.Statuses()
+	list, withheld := c.vouched(c.o.Now())
 	byID := make(map[string]policy.Status, len(list))
 	for _, s := range list {
 		byID[s.Entity] = s
 	}
-	var d planData
+	d := planData{Withheld: withheld}
 	d.Checklist = dossier.Checklist()
 	d.Today = civil.DateOf(c.o.Now())
 	for _, row := range entityRows(list, "") {

@@ -60,6 +60,8 @@ type entitiesData struct {
 	Count    int
 	Total    int
 	Decision string // the filter, "" for all
+	// Withheld is why decisions are withheld, "" when none is.
+	Withheld string
 	Filters  []string
 }
 
@@ -71,8 +73,8 @@ func (c *console) entitiesPage(w http.ResponseWriter, r *http.Request) {
 	if !slices.Contains(decisionFilters, filter) {
 		filter = ""
 	}
-	list := c.o.Statuses.Statuses()
-	d := entitiesData{Total: len(list), Decision: filter, Filters: decisionFilters}
+	list, withheld := c.vouched(c.o.Now())
+	d := entitiesData{Total: len(list), Decision: filter, Filters: decisionFilters, Withheld: withheld}
 	rows := entityRows(list, filter)
 	d.Count = len(rows)
 	d.Body = writeRows(rows, c.cat, requestLang(r))

@@ -71,6 +71,7 @@ func consoleMessages() map[string][2]string {
 		"entities.apply":        {"Filter", "筛选"},
 		"entities.caption":      {"Entities, most urgent first: block before warn before allow, then the worst level, then the nearest deadline.", "数据处理者按紧迫程度排序：先阻断、再警告、后放行，其次按最高级别与最近期限。"},
 		"entities.none":         {"No entity matches.", "没有匹配的数据处理者。"},
+		"console.withheld":      {"Decisions withheld, as the decision endpoint withholds them (HTTP 503)", "决定暂不提供，与决定接口相同（HTTP 503）"},
 		"col.entity":            {"Entity", "数据处理者"},
 		"col.worst_rule":        {"Worst rule", "最高级别规则"},
 		"col.level":             {"Level", "级别"},

@@ -1,20 +1,26 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/webauth"
+	"github.com/transferwatch/transferwatch/pkg/decision"
 )
 
 type noStatuses struct{}
 
 func (noStatuses) Status(string) (policy.Status, bool) { return policy.Status{}, false }
 func (noStatuses) Statuses() []policy.Status           { return nil }
+func (noStatuses) Verdict(string, time.Time) (decision.Verdict, error) {
+	return decision.Verdict{}, errors.New("not evaluated")
+}
 
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{

@@ -72,6 +72,9 @@ func newStatusList(list []policy.Status) *statusList {
 
 func (l *statusList) Status(id string) (policy.Status, bool) { s, ok := l.byID[id]; return s, ok }
 func (l *statusList) Statuses() []policy.Status              { return l.list }
-func (l *statusList) Verdict(id string, now time.Time) (decision.Verdict, error) {
-	return decision.Verdict{}, fmt.Errorf("no verdicts here")
+func (l *statusList) Verdict(id string, _ time.Time) (decision.Verdict, error) {
+	if s, ok := l.byID[id]; ok && !s.UpdatedAt.IsZero() {
+		return s.Verdict(), nil
+	}
+	return decision.Verdict{}, fmt.Errorf("entity %s was not evaluated yet", id)
 }

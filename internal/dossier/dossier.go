@@ -31,6 +31,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"
+	"github.com/transferwatch/transferwatch/pkg/event"
 )
 
 // Source is what a dossier reads from the store.
@@ -47,6 +48,11 @@ var _ Source = store.Store(nil)
 // store.
 var ErrUnknownEntity = errors.New("entity neither configured nor seen")
 
+// ErrUnverified is returned, wrapping Options.Check's error, when the
+// figures cannot be vouched for: a pack would otherwise show a decision
+// the service withholds from the pipelines.
+var ErrUnverified = errors.New("the figures cannot be vouched for")
+
 // Options of a Builder.
 type Options struct {
 	Settings policy.Settings
@@ -59,6 +65,14 @@ type Options struct {
 	Build buildinfo.Info
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Check, when set, is asked first by Build: an error fails the build
+	// with ErrUnverified. The service sets it to the decision endpoint's
+	// reasons to answer 503 (not evaluated yet, the store unreachable or
+	// its integrity in doubt, figures too old), so that no evidence pack
+	// and no console page states a decision the pipelines are not given.
+	// A program that verified the store itself (transferwatch report)
+	// leaves it nil.
+	Check func(id string, now time.Time) error
 }
 
 // Builder builds dossiers.
@@ -168,6 +182,14 @@ func (b *Builder) BuildAt(ctx context.Context, id string, now time.Time) (*Dossi
 		loc = time.UTC
 	}
 	now = now.In(loc).Truncate(time.Second)
+	if !event.ValidEntityID(id) { // 404 before any check or store read
+		return nil, fmt.Errorf("%w: %q is not an entity id", ErrUnknownEntity, id)
+	}
+	if b.o.Check != nil {
+		if err := b.o.Check(id, now); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnverified, err)
+		}
+	}
 	e, configured, err := b.entity(ctx, id)
 	if err != nil {
 		return nil, err
@@ -229,6 +251,9 @@ func (b *Builder) BuildAt(ctx context.Context, id string, now time.Time) (*Dossi
 // entity returns the registry entry of id, or the entry of an entity seen
 // in the store but not configured; ErrUnknownEntity if neither.
 func (b *Builder) entity(ctx context.Context, id string) (e policy.Entity, configured bool, err error) {
+	if !event.ValidEntityID(id) {
+		return policy.Entity{}, false, fmt.Errorf("%w: %q is not an entity id", ErrUnknownEntity, id)
+	}
 	if e, ok := b.registry[id]; ok {
 		return e, true, nil
 	}

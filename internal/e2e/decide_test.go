@@ -84,6 +84,17 @@ func TestDecisionsAllowWarnBlock(t *testing.T) {
 		}
 	}
 
+	// Both instances announce the configured entity's decision at start,
+	// republishing the latest one; their first round (and so that
+	// announcement) is done once they answer the decision endpoint. Wait
+	// for it, so that an announcement repeats allow v1, not a later change.
+	for _, s := range []*service{a, b} {
+		eventually(t, "the start-up round done", func() bool {
+			code, _ := s.get("/v1/entities/acme-sh/decision")
+			return code == 200
+		})
+	}
+
 	steps := []struct {
 		upTo int
 		want string

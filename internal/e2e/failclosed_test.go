@@ -208,6 +208,7 @@ func TestDecisionFailsClosed(t *testing.T) {
 			t.Errorf("decision of %s with Redis down at start = %d %s, want 503 with an error", id, code, body)
 		}
 	}
+	withheld(t, svc, "with Redis down at start")
 	code, body := svc.get("/v1/entities/acme-sh")
 	if code != 200 || !strings.Contains(body, `"evaluated":false`) || !strings.Contains(body, `"decision":null`) ||
 		!strings.Contains(body, `"name":"Acme (Shanghai) Co., Ltd."`) {
@@ -234,12 +235,32 @@ func TestDecisionFailsClosed(t *testing.T) {
 		code, body := svc.get("/v1/entities/acme-sh/decision")
 		return code == 503 && strings.Contains(body, "unreachable")
 	})
+	withheld(t, svc, "with Redis gone")
 	rds.Start()
 	eventually(t, "a decision once Redis is back", func() bool {
 		code, _ := svc.get("/v1/entities/acme-sh/decision")
 		return code == 200
 	})
 	svc.stop()
+}
+
+// withheld checks that while the decision endpoint answers 503, neither the
+// evidence pack nor the console states a decision: the pack answers 503
+// too, and the console's Entities page shows why decisions are withheld
+// and no entity as allowed.
+func withheld(t *testing.T, svc *service, when string) {
+	t.Helper()
+	if code, body := svc.get("/v1/entities/acme-sh/report?format=json"); code != 503 || strings.Contains(body, `"allow"`) {
+		t.Errorf("evidence pack %s = %d %.200s, want 503", when, code, body)
+	}
+	code, body := svc.get("/ui/")
+	if code != 200 || !strings.Contains(body, `id="withheld"`) || strings.Contains(body, `data-decision="allow"`) {
+		t.Errorf("console %s = %d, withheld banner %t, an entity shown allowed %t", when, code,
+			strings.Contains(body, `id="withheld"`), strings.Contains(body, `data-decision="allow"`))
+	}
+	if code, _ := svc.get("/ui/entities/acme-sh"); code != 503 {
+		t.Errorf("console entity page %s = %d, want 503", when, code)
+	}
 }
 
 // TestStoreStatusAndAcceptLoss: Redis comes back empty and Kafka no longer
@@ -250,7 +271,7 @@ func TestDecisionFailsClosed(t *testing.T) {
 func TestStoreStatusAndAcceptLoss(t *testing.T) {
 	c := cluster(t, 1)
 	rds := redistest.Server(t)
-	cfg := serviceConfig(t, c.Addr(), rds.Addr(), "tw", "tw", "")
+	cfg := serviceConfig(t, c.Addr(), rds.Addr(), "tw", "tw", "entities:\n  - id: acme-sh\n")
 	s := generate(t, 13, 100)
 	c.Produce(topic, s.msgs...)
 	svc := start(t, cfg)
@@ -263,6 +284,18 @@ func TestStoreStatusAndAcceptLoss(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "LOST: 40 events counted nowhere (offsets 0 to 39)") {
 		t.Fatalf("store status = %d\n%s%s", code, out, errOut)
 	}
+
+	// While the loss waits for an operator, nothing states a decision: the
+	// report command refuses, and so does the service.
+	code, out, errOut = cli(t, nil, "report", "--config", cfg, "--entity", "acme-sh", "--out", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, "store status") {
+		t.Errorf("report from a store that lost data = %d\n%s%s", code, out, errOut)
+	}
+	svc = start(t, cfg)
+	eventually(t, "transferwatch_store_ok 0", func() bool { return metric(svc, "transferwatch_store_ok") == 0 })
+	withheld(t, svc, "while the loss waits for accept-loss")
+	svc.stop()
+
 	code, out, _ = cli(t, nil, "store", "accept-loss", "--config", cfg, "--dry-run")
 	if code != 0 || !strings.Contains(out, "dry run: nothing recorded") {
 		t.Fatalf("accept-loss --dry-run = %d\n%s", code, out)
