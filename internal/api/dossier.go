@@ -27,8 +27,15 @@ type Dossiers interface {
 
 var _ Dossiers = (*dossier.Builder)(nil)
 
+// MaxReportsAtOnce is how many evidence packs the API builds at once; a
+// request beyond them is answered 503 with Retry-After. A pack decodes two
+// years of an entity's sketches and draws its charts: without a bound a few
+// clients could hold every core.
+const MaxReportsAtOnce = 2
+
 // handleDossiers serves the decision history and the evidence pack.
 func handleDossiers(v1 routes, ds Dossiers, rep *report.Renderer) {
+	building := make(chan struct{}, MaxReportsAtOnce)
 	v1.HandleFunc("GET /v1/entities/{id}/history", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		limit := store.DecisionHistoryLen
@@ -63,6 +70,14 @@ func handleDossiers(v1 routes, ds Dossiers, rep *report.Renderer) {
 		case "", "html", "json", "csv":
 		default:
 			writeError(w, http.StatusBadRequest, "format must be html, json or csv")
+			return
+		}
+		select {
+		case building <- struct{}{}:
+			defer func() { <-building }()
+		default:
+			w.Header().Set("Retry-After", "2")
+			writeError(w, http.StatusServiceUnavailable, "busy: "+strconv.Itoa(MaxReportsAtOnce)+" evidence packs are being built; try again")
 			return
 		}
 		d, err := ds.Build(r.Context(), id)

@@ -211,3 +211,58 @@ func TestReportWithheld(t *testing.T) {
 		t.Errorf("report of a bad id = %d, want 404", resp.StatusCode)
 	}
 }
+
+// blockingDossiers builds nothing until release is closed, and tells
+// started of each build it holds.
+type blockingDossiers struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b blockingDossiers) Build(ctx context.Context, _ string) (*dossier.Dossier, error) {
+	b.started <- struct{}{}
+	<-b.release
+	return nil, dossier.ErrUnknownEntity
+}
+
+func (blockingDossiers) History(context.Context, string, int) ([]policy.Change, error) {
+	return nil, nil
+}
+
+// TestReportsAtOnce: beyond api.MaxReportsAtOnce packs being built, a
+// request is answered 503 with Retry-After at once; once one finishes, the
+// next is built.
+func TestReportsAtOnce(t *testing.T) {
+	ds := blockingDossiers{started: make(chan struct{}), release: make(chan struct{})}
+	srv := httptest.NewServer(api.Handler(api.Options{
+		Statuses: statuses{}, Ready: func(*http.Request) error { return nil }, Dossiers: ds,
+	}))
+	t.Cleanup(srv.Close)
+	done := make(chan int, api.MaxReportsAtOnce)
+	for range api.MaxReportsAtOnce {
+		go func() {
+			resp, _ := http.Get(srv.URL + "/v1/entities/a-co/report")
+			if resp != nil {
+				resp.Body.Close()
+				done <- resp.StatusCode
+				return
+			}
+			done <- 0
+		}()
+		<-ds.started
+	}
+	resp, body := fetch(t, srv.URL+"/v1/entities/a-co/report")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("report beyond %d at once = %d %s, want 503 with Retry-After", api.MaxReportsAtOnce, resp.StatusCode, body)
+	}
+	close(ds.release)
+	for range api.MaxReportsAtOnce {
+		if code := <-done; code != http.StatusNotFound {
+			t.Errorf("a held report ended %d, want the build's 404", code)
+		}
+	}
+	go func() { <-ds.started }()
+	if resp, _ := fetch(t, srv.URL+"/v1/entities/a-co/report"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("report after the others finished = %d, want the build's 404", resp.StatusCode)
+	}
+}
