@@ -60,10 +60,20 @@ type entitiesData struct {
 	Count    int
 	Total    int
 	Decision string // the filter, "" for all
+	// Page is the page shown (from 1) of Pages, each of PageRows rows;
+	// First and Last number its rows among the Count that match.
+	Page, Pages, First, Last int
+	// Prev and Next are the links to the neighbouring pages, "" at the ends.
+	Prev, Next string
 	// Withheld is why decisions are withheld, "" when none is.
 	Withheld string
 	Filters  []string
 }
+
+// PageRows is how many entities a page of the Entities page lists: the
+// page stays under a second in a browser, and its size bounded, however
+// many entities there are (up to limits.max_entities).
+const PageRows = 1000
 
 // decisionFilters are the values of the decision filter.
 var decisionFilters = []string{"block", "warn", "allow", "pending"}
@@ -77,7 +87,27 @@ func (c *console) entitiesPage(w http.ResponseWriter, r *http.Request) {
 	d := entitiesData{Total: len(list), Decision: filter, Filters: decisionFilters, Withheld: withheld}
 	rows := entityRows(list, filter)
 	d.Count = len(rows)
-	d.Body = writeRows(rows, c.cat, requestLang(r))
+	d.Pages = max(1, (len(rows)+PageRows-1)/PageRows)
+	d.Page = 1
+	if n, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil {
+		d.Page = min(max(n, 1), d.Pages)
+	}
+	from, to := (d.Page-1)*PageRows, min(d.Page*PageRows, len(rows))
+	d.First, d.Last = min(from+1, to), to
+	link := func(page int) string {
+		q := url.Values{"page": {strconv.Itoa(page)}}
+		if filter != "" {
+			q.Set("decision", filter)
+		}
+		return "/ui/?" + q.Encode()
+	}
+	if d.Page > 1 {
+		d.Prev = link(d.Page - 1)
+	}
+	if d.Page < d.Pages {
+		d.Next = link(d.Page + 1)
+	}
+	d.Body = writeRows(rows[from:to], c.cat, requestLang(r))
 	c.render(w, r, http.StatusOK, "entities", d)
 }
 
