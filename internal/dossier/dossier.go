@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/transferwatch/transferwatch/internal/buildinfo"
@@ -37,7 +36,7 @@ import (
 // Source is what a dossier reads from the store.
 type Source interface {
 	History(ctx context.Context, entity string, years ...int) (sketch.History, error)
-	Entities(ctx context.Context) ([]string, error)
+	Seen(ctx context.Context, entity string) (bool, error)
 	Decision(ctx context.Context, entity string) (store.Decision, error)
 	DecisionHistory(ctx context.Context, entity string, n int) ([]store.Message, error)
 }
@@ -257,11 +256,11 @@ func (b *Builder) entity(ctx context.Context, id string) (e policy.Entity, confi
 	if e, ok := b.registry[id]; ok {
 		return e, true, nil
 	}
-	seen, err := b.src.Entities(ctx)
+	seen, err := b.src.Seen(ctx, id)
 	if err != nil {
 		return policy.Entity{}, false, fmt.Errorf("read the store: %w", err)
 	}
-	if !slices.Contains(seen, id) {
+	if !seen {
 		return policy.Entity{}, false, fmt.Errorf("%w: %q", ErrUnknownEntity, id)
 	}
 	return policy.Entity{ID: id}, false, nil

@@ -81,6 +81,9 @@ type Store interface {
 	History(ctx context.Context, entity string, years ...int) (sketch.History, error)
 	// Entities returns the id of every entity ever merged, sorted.
 	Entities(ctx context.Context) ([]string, error)
+	// Seen reports whether entity was ever merged: Entities' membership
+	// for one id, without reading them all.
+	Seen(ctx context.Context, entity string) (bool, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 

@@ -98,6 +98,18 @@ func (s *Store) History(_ context.Context, entity string, years ...int) (sketch.
 	return h, nil
 }
 
+// Seen implements store.Store.
+func (s *Store) Seen(_ context.Context, entity string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.years {
+		if k.Entity == entity {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Entities implements store.Store.
 func (s *Store) Entities(context.Context) ([]string, error) {
 	s.mu.Lock()

@@ -573,6 +573,15 @@ func (s *Store) Entities(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
+// Seen implements store.Store.
+func (s *Store) Seen(ctx context.Context, entity string) (bool, error) {
+	ok, err := s.client.SIsMember(ctx, s.entitiesKey(), entity).Result()
+	if err != nil {
+		return false, wrapErr("entities", err)
+	}
+	return ok, nil
+}
+
 // Decision implements store.Store.
 func (s *Store) Decision(ctx context.Context, entity string) (store.Decision, error) {
 	if err := checkEntity(entity); err != nil {

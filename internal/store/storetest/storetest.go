@@ -355,6 +355,12 @@ func testEntities(t *testing.T, open func(*testing.T) store.Store) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("Entities = %q\nwant %q", got, want)
 	}
+	for _, id := range append(slices.Clone(ids), "never-merged") {
+		seen, err := open(t).Seen(t.Context(), id)
+		if err != nil || seen != (id != "never-merged") {
+			t.Errorf("Seen(%s) = %t, %v", id, seen, err)
+		}
+	}
 }
 
 // msg returns the message a test records with decision version v.
