@@ -6,6 +6,7 @@ package api
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -35,6 +36,8 @@ type Statuses interface {
 // Options of the handler.
 type Options struct {
 	Statuses Statuses
+	// Logger receives what the console could not render; nil: discarded.
+	Logger *slog.Logger
 	// Ready returns nil when the service is ready for traffic.
 	Ready func(*http.Request) error
 	// Gatherer serves /metrics.
@@ -85,7 +88,7 @@ func Handler(o Options) http.Handler {
 	// The console checks the token itself: without it, a browser is sent
 	// to the login form rather than answered 401.
 	mux.Handle(console.Prefix, console.Handler(console.Options{
-		Statuses: o.Statuses, Dossiers: o.Dossiers, Guard: guard, Now: o.Now,
+		Statuses: o.Statuses, Dossiers: o.Dossiers, Guard: guard, Now: o.Now, Log: o.Logger,
 	}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, console.Prefix, http.StatusSeeOther)

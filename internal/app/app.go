@@ -195,6 +195,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	var draining atomic.Bool
 	srv := api.NewServer(api.Handler(api.Options{
+		Logger:     log.With("component", "console"),
 		Statuses:   dec,
 		Gatherer:   reg,
 		Registerer: reg,

@@ -183,6 +183,12 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *console) logout(w http.ResponseWriter, r *http.Request) {
+	// Another site's page may not log the officer out (a form posted
+	// across sites); browsers say where a request comes from.
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+		http.Error(w, "logout from another site refused", http.StatusForbidden)
+		return
+	}
 	webauth.ClearSession(w, r)
 	http.Redirect(w, r, Prefix+"login", http.StatusSeeOther)
 }

@@ -69,3 +69,25 @@ func TestLogin(t *testing.T) {
 		t.Errorf("CSP = %q", csp)
 	}
 }
+
+// TestLogoutFromAnotherSite: a logout posted by another site's page is
+// refused; one from the console's own page clears the session.
+func TestLogoutFromAnotherSite(t *testing.T) {
+	h := Handler(Options{Statuses: noStatuses{}, Guard: webauth.New("tok")})
+	for site, want := range map[string]int{"cross-site": http.StatusForbidden, "same-site": http.StatusForbidden,
+		"same-origin": http.StatusSeeOther, "": http.StatusSeeOther} {
+		r := httptest.NewRequest(http.MethodPost, "/ui/logout", nil)
+		if site != "" {
+			r.Header.Set("Sec-Fetch-Site", site)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != want {
+			t.Errorf("logout with Sec-Fetch-Site %q = %d, want %d", site, rec.Code, want)
+		}
+		cleared := strings.Contains(rec.Header().Get("Set-Cookie"), webauth.CookieName+"=;")
+		if cleared != (want == http.StatusSeeOther) {
+			t.Errorf("logout with Sec-Fetch-Site %q: session cleared %t", site, cleared)
+		}
+	}
+}

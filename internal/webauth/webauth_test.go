@@ -3,8 +3,10 @@ package webauth_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/transferwatch/transferwatch/internal/webauth"
 )
@@ -55,6 +57,32 @@ func TestGuard(t *testing.T) {
 	if !g.CheckToken("s3cret-token") || g.CheckToken("s3cret") || g.CheckToken("") {
 		t.Error("CheckToken accepts a wrong token or refuses the right one")
 	}
+	// A session expires SessionMaxAge after the login; a forged time is
+	// refused (the MAC covers it).
+	later := webauth.New("s3cret-token")
+	issued := time.Now()
+	later.Now = func() time.Time { return issued.Add(webauth.SessionMaxAge - time.Minute) }
+	withCookie := func(v string) *http.Request {
+		r := httptest.NewRequest("GET", "/v1/entities", nil)
+		r.AddCookie(&http.Cookie{Name: webauth.CookieName, Value: v})
+		return r
+	}
+	if !later.Allowed(withCookie(c.Value)) {
+		t.Error("a session is refused before SessionMaxAge")
+	}
+	later.Now = func() time.Time { return issued.Add(webauth.SessionMaxAge + time.Minute) }
+	if later.Allowed(withCookie(c.Value)) {
+		t.Error("a session is accepted after SessionMaxAge")
+	}
+	_, mac, _ := strings.Cut(c.Value, ".")
+	forged := strconv.FormatInt(issued.Add(webauth.SessionMaxAge).Unix(), 10) + "." + mac
+	if later.Allowed(withCookie(forged)) {
+		t.Error("a session with a forged issue time is accepted")
+	}
+	if c.MaxAge != int(webauth.SessionMaxAge/time.Second) {
+		t.Errorf("cookie Max-Age = %d, want %v", c.MaxAge, webauth.SessionMaxAge)
+	}
+
 	open := webauth.New("")
 	if open.Enabled() || !open.Allowed(httptest.NewRequest("GET", "/", nil)) || !open.CheckToken("x") {
 		t.Error("a guard without a token refuses")
