@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,6 +84,7 @@ type Options struct {
 // console is the handler.
 type console struct {
 	o     Options
+	tries throttle // failed logins per client address
 	pages map[string]*template.Template
 	cat   *catalog
 	mux   *http.ServeMux
@@ -174,7 +176,15 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	next := safeNext(r.PostForm.Get("next"))
 	w.Header().Set("Cache-Control", "no-store")
+	now := c.o.Now()
+	if wait := c.tries.blocked(r, now); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		http.Error(w, "too many wrong tokens from this address: try again later", http.StatusTooManyRequests)
+		return
+	}
 	if !c.o.Guard.CheckToken(r.PostForm.Get("token")) {
+		c.tries.fail(r, now)
+		c.o.Log.Warn("console: wrong token at login", "client", key(r))
 		c.render(w, r, http.StatusUnauthorized, "login", loginPage{Next: next, Wrong: true})
 		return
 	}

@@ -91,3 +91,35 @@ func TestLogoutFromAnotherSite(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginThrottled: after maxLoginFailures wrong tokens from one address
+// within loginWindow, that address is answered 429 with Retry-After, even
+// with the right token, until the window ends; another address is not.
+func TestLoginThrottled(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	h := Handler(Options{Statuses: noStatuses{}, Guard: webauth.New("tok"), Now: func() time.Time { return now }})
+	post := func(addr, token string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/ui/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for i := range maxLoginFailures {
+		if w := post("192.0.2.1:1000", "wrong"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d, want 401", i+1, w.Code)
+		}
+	}
+	w := post("192.0.2.1:1001", "tok")
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "61" {
+		t.Errorf("after %d failures: %d, Retry-After %q; want 429, 61", maxLoginFailures, w.Code, w.Header().Get("Retry-After"))
+	}
+	if w := post("198.51.100.7:1000", "tok"); w.Code != http.StatusSeeOther {
+		t.Errorf("another address: %d, want 303", w.Code)
+	}
+	now = now.Add(loginWindow)
+	if w := post("192.0.2.1:1002", "tok"); w.Code != http.StatusSeeOther {
+		t.Errorf("after the window: %d, want 303", w.Code)
+	}
+}
