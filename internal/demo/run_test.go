@@ -36,9 +36,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 		})
 	}()
 
-	addr := regexp.MustCompile(`(?m)^  http +http://(\S+)`)
-	poll.Until(t, 30*time.Second, "the HTTP address", func() bool { return addr.MatchString(out.String()) })
-	base := "http://" + addr.FindStringSubmatch(out.String())[1]
+	base := demoBase(t, &out)
 
 	poll.Until(t, 60*time.Second, "entities from the API", func() bool {
 		resp, err := http.Get(base + "/v1/entities")
@@ -91,4 +89,15 @@ func TestRunStopsOnCancel(t *testing.T) {
 	if t.Failed() {
 		t.Logf("output:\n%s", got)
 	}
+}
+
+// demoAddr finds the HTTP address in the demo's output.
+var demoAddr = regexp.MustCompile(`(?m)^  http +http://(\S+)`)
+
+// demoBase waits until the demo running into out prints its HTTP address,
+// and returns the base URL.
+func demoBase(t *testing.T, out *syncbuf.Buffer) string {
+	t.Helper()
+	poll.Until(t, 30*time.Second, "the HTTP address", func() bool { return demoAddr.MatchString(out.String()) })
+	return "http://" + demoAddr.FindStringSubmatch(out.String())[1]
 }

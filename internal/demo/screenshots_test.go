@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 
@@ -48,9 +47,7 @@ func TestConsoleScreenshots(t *testing.T) {
 			t.Errorf("demo: %v", err)
 		}
 	})
-	addr := regexp.MustCompile(`(?m)^  http +http://(\S+)`)
-	poll.Until(t, 30*time.Second, "the HTTP address", func() bool { return addr.MatchString(out.String()) })
-	base := "http://" + addr.FindStringSubmatch(out.String())[1]
+	base := demoBase(t, &out)
 
 	// The backlog is in when every entity of the demo is evaluated and the
 	// climbing one has counted people.
