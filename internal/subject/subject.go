@@ -59,6 +59,11 @@ func (h Hasher) Sum(id string) uint64 {
 	return siphash.Hash(h.k0, h.k1, unsafe.Slice(unsafe.StringData(id), len(id)))
 }
 
+// SumBytes returns the SipHash-2-4 of id, as Sum does of string(id).
+func (h Hasher) SumBytes(id []byte) uint64 {
+	return siphash.Hash(h.k0, h.k1, id)
+}
+
 // AppendSums appends the hashes of ids to dst.
 func (h Hasher) AppendSums(dst []uint64, ids []string) []uint64 {
 	for _, id := range ids {

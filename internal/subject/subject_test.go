@@ -22,6 +22,9 @@ func TestSipHashVector(t *testing.T) {
 	if got, want := subject.New(key).Sum(string(msg)), uint64(0xa129ca6149be45e5); got != want {
 		t.Errorf("SipHash-2-4 = %#x, want %#x", got, want)
 	}
+	if got, want := subject.New(key).SumBytes(msg), uint64(0xa129ca6149be45e5); got != want {
+		t.Errorf("SumBytes = %#x, want %#x", got, want)
+	}
 }
 
 func TestKeyedAndStable(t *testing.T) {

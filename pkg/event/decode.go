@@ -401,6 +401,15 @@ func (d *decoder) subjectArray() error {
 // event builds the decoded event, with defaults applied, and returns it with
 // the number of subjects the document held.
 func (d *decoder) event() (Event, int) {
+	ev := d.fields()
+	if d.hasSubjects() {
+		ev.Subjects = d.subjectList()
+	}
+	return ev, d.nSubjects
+}
+
+// fields builds the decoded event but its subjects, with defaults applied.
+func (d *decoder) fields() Event {
 	ev := Event{
 		Schema:        int(d.schema),
 		OccurredAt:    d.occurredAt,
@@ -452,11 +461,13 @@ func (d *decoder) event() (Event, int) {
 			}
 		}
 	}
+	return ev
+}
 
-	if d.seen&(1<<fSubjects) != 0 && d.subjects.end > 0 {
-		ev.Subjects = d.subjectList()
-	}
-	return ev, d.nSubjects
+// hasSubjects reports whether the document holds an array of subjects
+// (possibly empty): subjects neither absent nor null.
+func (d *decoder) hasSubjects() bool {
+	return d.seen&(1<<fSubjects) != 0 && d.subjects.end > 0
 }
 
 // subjectList extracts the subjects from the checked array. They are

@@ -62,6 +62,27 @@ func (e *Event) Validate(now time.Time) error {
 // The fields are checked in a fixed order (that of the contract), so that an
 // event breaking several rules always gets the same error.
 func (e *Event) validate(now time.Time, nSubjects int, decoded bool) error {
+	if err := e.validateHead(now, decoded); err != nil {
+		return err
+	}
+	if err := validateCount(e.Subjects != nil, nSubjects); err != nil {
+		return err
+	}
+	for i, s := range e.Subjects {
+		// Never put s itself in the error: it is a raw identifier.
+		if err := subjectLenError(i, len(s)); err != nil {
+			return err
+		}
+		if !decoded && !utf8.ValidString(s) {
+			return subjectError(i, "not valid UTF-8")
+		}
+	}
+	return e.validateTail(decoded)
+}
+
+// validateHead checks the fields that come before the subjects in the
+// contract's order.
+func (e *Event) validateHead(now time.Time, decoded bool) error {
 	if e.Schema != 0 && e.Schema != 1 {
 		return &Error{"schema", "unsupported version " + strconv.Itoa(e.Schema)}
 	}
@@ -103,24 +124,36 @@ func (e *Event) validate(now time.Time, nSubjects int, decoded bool) error {
 		return &Error{"destination", "must be an ISO 3166-1 alpha-2 code"}
 	}
 
-	if e.Subjects == nil && nSubjects == 0 {
+	return nil
+}
+
+// validateCount checks the number of subjects: present says the event
+// holds an array of them (possibly empty), n how many it holds.
+func validateCount(present bool, n int) error {
+	if !present && n == 0 {
 		return &Error{"subjects", "required"}
 	}
-	if nSubjects < 1 || nSubjects > MaxSubjects {
-		return &Error{"subjects", "must hold 1 to 100000 identifiers, got " + strconv.Itoa(nSubjects)}
+	if n < 1 || n > MaxSubjects {
+		return &Error{"subjects", "must hold 1 to 100000 identifiers, got " + strconv.Itoa(n)}
 	}
-	for i, s := range e.Subjects {
-		// Never put s itself in the error: it is a raw identifier.
-		switch {
-		case s == "":
-			return subjectError(i, "empty")
-		case len(s) > MaxSubjectLen:
-			return subjectError(i, "longer than 256 bytes")
-		case !decoded && !utf8.ValidString(s):
-			return subjectError(i, "not valid UTF-8")
-		}
-	}
+	return nil
+}
 
+// subjectLenError returns the error of the i-th subject, of n bytes, when n
+// is out of bounds, else nil.
+func subjectLenError(i, n int) error {
+	switch {
+	case n == 0:
+		return subjectError(i, "empty")
+	case n > MaxSubjectLen:
+		return subjectError(i, "longer than 256 bytes")
+	}
+	return nil
+}
+
+// validateTail checks the fields that come after the subjects in the
+// contract's order.
+func (e *Event) validateTail(decoded bool) error {
 	switch e.Exemption {
 	case ExemptionNone, ExemptionContract, ExemptionHR, ExemptionEmergency,
 		ExemptionTransit, ExemptionFTZNegativeList:

@@ -1,0 +1,87 @@
+package event
+
+import (
+	"bytes"
+	"time"
+)
+
+// A Decoder decodes events as Decode does, keeping its buffers from one
+// call to the next. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	scratch []byte // decoded strings that held escapes
+}
+
+// DecodeSums decodes data exactly as Decode does — the same rules, the same
+// errors — but instead of returning the subjects it appends sum of each, in
+// order, to dst, and returns the event with Subjects nil and dst extended.
+// On error dst comes back as it was given. The bytes passed to sum are the
+// decoded subject, valid only during the call: no subject is kept, and none
+// is allocated (escaped ones are decoded into a buffer the Decoder reuses).
+func (dc *Decoder) DecodeSums(data []byte, now time.Time, dst []uint64, sum func(subject []byte) uint64) (Event, []uint64, error) {
+	if len(data) > MaxSize {
+		_, err := Decode(data, now) // the size error, without reading data
+		return Event{}, dst, err
+	}
+	d := decoder{scanner: scanner{data: data, scratch: dc.scratch}, errField: numFields}
+	ev, out, err := d.decodeSums(now, dst, sum)
+	dc.scratch = d.scratch[:0]
+	if err != nil {
+		return Event{}, dst, err
+	}
+	return ev, out, nil
+}
+
+// decodeSums is DecodeSums after the size check.
+func (d *decoder) decodeSums(now time.Time, dst []uint64, sum func([]byte) uint64) (Event, []uint64, error) {
+	if err := d.document(); err != nil {
+		return Event{}, dst, err
+	}
+	if d.err != nil {
+		return Event{}, dst, d.err
+	}
+	// The checks of validate, in its order, with the subjects read from
+	// the array (at most MaxSubjects of them once counted) instead of a list.
+	ev := d.fields()
+	if err := ev.validateHead(now, true); err != nil {
+		return Event{}, dst, err
+	}
+	if err := validateCount(d.hasSubjects(), d.nSubjects); err != nil {
+		return Event{}, dst, err
+	}
+	data := d.data
+	p := d.subjects.start + 1
+	for i := range d.nSubjects {
+		for data[p] != '"' { // white space, commas
+			p++
+		}
+		p++
+		start := p
+		esc := false
+		if d.subjectEsc {
+			for data[p] != '"' {
+				if data[p] == '\\' {
+					esc = true
+					p++
+				}
+				p++
+			}
+		} else {
+			p += bytes.IndexByte(data[p:d.subjects.end], '"')
+		}
+		s := data[start:p]
+		if esc {
+			d.scratch = appendUnescaped(d.scratch[:0], s)
+			s = d.scratch
+		}
+		p++
+		if err := subjectLenError(i, len(s)); err != nil {
+			return Event{}, dst, err
+		}
+		dst = append(dst, sum(s))
+	}
+	if err := ev.validateTail(true); err != nil {
+		return Event{}, dst, err
+	}
+	return ev, dst, nil
+}
