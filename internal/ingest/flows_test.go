@@ -23,6 +23,7 @@ func TestFlows(t *testing.T) {
 		Hasher: subject.New(subject.Key{1}), MaxFlows: 3, Now: func() time.Time { return now },
 	})
 	off := int64(0)
+	var dec event.Decoder
 	send := func(ev event.Event, replay bool) {
 		t.Helper()
 		ev.Entity, ev.OccurredAt = "acme-sh", now.Add(-time.Duration(off)*time.Hour)
@@ -33,7 +34,7 @@ func TestFlows(t *testing.T) {
 		if replay {
 			off--
 		}
-		in.add(kafka.Message{Topic: "events", Partition: 1, Offset: off, Value: v}, nil)
+		in.addMessage(&dec, in.opts.Hasher.SumBytes, kafka.Message{Topic: "events", Partition: 1, Offset: off, Value: v}, nil)
 		off++
 	}
 	us := event.Event{Kind: event.KindTransfer, Recipient: "acme-inc-us", Destination: "US", Pipeline: "crm", Subjects: []string{"a", "b"}}

@@ -2,9 +2,10 @@
 // sketch updates in the store.
 //
 // The Consumer joins the consumer group; for each generation the Ingester
-// reads every partition assigned to it with a reader of its own. A fetch
-// loop decodes, validates and hashes each event into an in-memory batch;
-// the flush loop, every flush interval, merges the batch into the store,
+// reads every partition assigned to it with a reader of its own, which
+// also decodes, validates and hashes each event (see item); one fetch loop
+// adds the items of every partition, in the order of each, into an
+// in-memory batch; the flush loop, every flush interval, merges the batch into the store,
 // writes the invalid events to the dead-letter topic, records in the store
 // the offsets the flush covers, and only then commits them. Inserting a
 // subject twice leaves a sketch unchanged, so the at-least-once delivery
@@ -187,8 +188,10 @@ type Ingester struct {
 // genState is what the ingester keeps of the generation it reads. Its maps
 // are guarded by Ingester.mu.
 type genState struct {
-	g    *generation
-	msgs chan kafka.Message // from the partition readers
+	g     *generation
+	items chan item // from the partition readers, in the order of each
+	// free returns the hash buffers of the items added to the readers.
+	free chan []uint64
 	// floors holds, per partition being read, the least offset the store
 	// must still hold: what it held when reading started, then what this
 	// instance recorded. Less means the store lost data.
@@ -363,7 +366,8 @@ func (in *Ingester) runGeneration(ctx context.Context, g *generation) error {
 	defer g.end()
 	gs := &genState{
 		g:       g,
-		msgs:    make(chan kafka.Message, 1024),
+		items:   make(chan item, itemQueue),
+		free:    make(chan []uint64, itemQueue+64),
 		floors:  make(map[int]int64),
 		hold:    make(map[int]int64),
 		flushed: make(map[int]int64),
@@ -464,10 +468,12 @@ func (in *Ingester) curIdle() bool {
 	return in.cur.idle()
 }
 
-// fetchLoop hands the messages of the partition readers to the batch until
-// ctx or the generation ends.
+// itemQueue is how many decoded items may wait for the fetch loop.
+const itemQueue = 1024
+
+// fetchLoop adds the items of the partition readers to the batch until ctx
+// or the generation ends, and hands their hash buffers back for reuse.
 func (in *Ingester) fetchLoop(ctx, gctx context.Context, gs *genState) {
-	var hashes []uint64
 	for {
 		in.mu.Lock()
 		for in.cur.subjects >= in.opts.MaxPending && ctx.Err() == nil && gctx.Err() == nil {
@@ -479,8 +485,12 @@ func (in *Ingester) fetchLoop(ctx, gctx context.Context, gs *genState) {
 			return
 		case <-gctx.Done():
 			return
-		case msg := <-gs.msgs:
-			hashes = in.add(msg, hashes[:0])
+		case it := <-gs.items:
+			in.add(&it)
+			select {
+			case gs.free <- it.hashes[:0]:
+			default:
+			}
 		}
 	}
 }
@@ -521,6 +531,8 @@ func (in *Ingester) readPartition(gctx context.Context, gs *genState, p int) {
 
 	r := in.src.reader(p, start)
 	defer r.Close()
+	var dec event.Decoder
+	sum := in.opts.Hasher.SumBytes
 	backoff := time.Duration(0)
 	for {
 		m, err := r.FetchMessage(gctx)
@@ -544,8 +556,13 @@ func (in *Ingester) readPartition(gctx context.Context, gs *genState, p int) {
 			continue
 		}
 		backoff = 0
+		var buf []uint64
 		select {
-		case gs.msgs <- m:
+		case buf = <-gs.free:
+		default:
+		}
+		select {
+		case gs.items <- in.decode(&dec, sum, m, buf):
 		case <-gctx.Done():
 			return
 		}
@@ -663,40 +680,61 @@ func (in *Ingester) watchLag(gctx context.Context, gs *genState) {
 	}
 }
 
-// add decodes msg and adds it to the pending work. It returns hashes for
-// reuse.
-func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
-	now := in.opts.Now()
-	ev, err := event.Decode(msg.Value, now)
-	var year, day, thisYear int
-	if err == nil {
-		year, day = sketch.DayOf(ev.OccurredAt, in.opts.Location)
-		thisYear, _ = sketch.DayOf(now, in.opts.Location)
-		// Events older than both windows are accepted and ignored.
-		if year >= thisYear-1 {
-			hashes = in.opts.Hasher.AppendSums(hashes, ev.Subjects)
-		}
-	}
+// item is one message of a partition, decoded, checked and hashed by the
+// partition's reader (decode), waiting to be added to the batch (add).
+type item struct {
+	// msg is the message, whole: an event that is invalid or not admitted
+	// goes to the dead-letter topic as it came.
+	msg kafka.Message
+	err error       // why the event is invalid
+	ev  event.Event // the event, without its subjects
+	// hashes holds the hashes of the subjects, none when the event is
+	// older than both windows (accepted and ignored).
+	hashes    []uint64
+	subjects  int // how many subjects the event holds
+	year, day int
+	cell      sketch.Cell
+}
 
+// decode decodes msg into an item, hashing its subjects into buf with sum,
+// with the decoder of msg's partition. It runs in the partition's reader,
+// beside the readers of the other partitions.
+func (in *Ingester) decode(dec *event.Decoder, sum func([]byte) uint64, msg kafka.Message, buf []uint64) item {
+	now := in.opts.Now()
+	ev, hashes, err := dec.DecodeSums(msg.Value, now, buf[:0], sum)
+	if err != nil {
+		return item{msg: msg, err: err, hashes: hashes}
+	}
+	it := item{msg: msg, ev: ev, hashes: hashes, subjects: len(hashes)}
+	it.year, it.day = sketch.DayOf(ev.OccurredAt, in.opts.Location)
+	// Events older than both windows are accepted and ignored.
+	if thisYear, _ := sketch.DayOf(now, in.opts.Location); it.year < thisYear-1 {
+		it.hashes = hashes[:0]
+	}
+	it.cell = sketch.CellOf(ev.Kind, ev.Sensitive, policy.StoredExempt(ev.Exemption, ev.ImportantData))
+	return it
+}
+
+// add adds a decoded item to the pending work.
+func (in *Ingester) add(it *item) {
+	err, ev, msg := it.err, &it.ev, it.msg
 	in.mu.Lock()
 	if err == nil {
-		err = in.admit(ev.Entity, len(hashes) > 0)
-		if err != nil {
-			hashes = hashes[:0]
-		}
+		err = in.admit(ev.Entity, len(it.hashes) > 0)
 	}
 	p := in.cur
 	if err != nil {
 		p.dead = append(p.dead, deadLetter(msg, err))
-	} else if len(hashes) > 0 {
-		cell := sketch.CellOf(ev.Kind, ev.Sensitive, policy.StoredExempt(ev.Exemption, ev.ImportantData))
-		y := p.batch.AddDense(in.dense, ev.Entity, year, day, cell, ev.ImportantData, hashes)
+	} else if len(it.hashes) > 0 {
+		y := p.batch.AddDense(in.dense, ev.Entity, it.year, it.day, it.cell, ev.ImportantData, it.hashes)
 		if ev.Kind != event.KindProcessing {
-			in.addFlows(y, msg, &ev, year, cell.Exempt(), hashes)
+			in.addFlows(y, msg, ev, it.year, it.cell.Exempt(), it.hashes)
 		}
-		p.subjects += len(hashes)
+		p.subjects += len(it.hashes)
 	}
-	p.last[msg.Partition] = msg
+	// Only the coordinates of the last message are kept, for the commit:
+	// its value holds raw identifiers.
+	p.last[msg.Partition] = kafka.Message{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
 	full := p.subjects >= in.opts.MaxPending
 	in.mu.Unlock()
 
@@ -706,7 +744,7 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 			"partition", msg.Partition, "offset", msg.Offset, "err", err)
 	} else {
 		in.m.accepted.Inc()
-		in.m.subjects.Add(float64(len(ev.Subjects)))
+		in.m.subjects.Add(float64(it.subjects))
 	}
 	if full {
 		select {
@@ -714,7 +752,6 @@ func (in *Ingester) add(msg kafka.Message, hashes []uint64) []uint64 {
 		default:
 		}
 	}
-	return hashes
 }
 
 // addFlows records a transfer event in its flows (one per category that
