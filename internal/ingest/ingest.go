@@ -471,6 +471,10 @@ func (in *Ingester) curIdle() bool {
 // itemQueue is how many decoded items may wait for the fetch loop.
 const itemQueue = 1024
 
+// maxDrain is how many waiting items the fetch loop adds under one hold of
+// the lock.
+const maxDrain = 128
+
 // fetchLoop adds the items of the partition readers to the batch until ctx
 // or the generation ends, and hands their hash buffers back for reuse.
 func (in *Ingester) fetchLoop(ctx, gctx context.Context, gs *genState) {
@@ -480,18 +484,36 @@ func (in *Ingester) fetchLoop(ctx, gctx context.Context, gs *genState) {
 			in.cond.Wait()
 		}
 		in.mu.Unlock()
+		var it item
 		select {
 		case <-ctx.Done():
 			return
 		case <-gctx.Done():
 			return
-		case it := <-gs.items:
-			in.add(&it)
-			select {
-			case gs.free <- it.hashes[:0]:
-			default:
-			}
+		case it = <-gs.items:
 		}
+		// Add it, and those already waiting behind it, under one hold of
+		// the lock, until one is invalid (logged after) or the batch full.
+		var c addCounts
+		in.mu.Lock()
+		for {
+			in.addLocked(&it, &c)
+			gs.recycle(it.hashes)
+			if c.lastErr != nil || c.full || c.items >= maxDrain || len(gs.items) == 0 {
+				break
+			}
+			it = <-gs.items
+		}
+		in.mu.Unlock()
+		in.added(&c)
+	}
+}
+
+// recycle hands a hash buffer back to the readers, unless enough wait.
+func (gs *genState) recycle(buf []uint64) {
+	select {
+	case gs.free <- buf[:0]:
+	default:
 	}
 }
 
@@ -717,8 +739,57 @@ func (in *Ingester) decode(dec *event.Decoder, sum func([]byte) uint64, msg kafk
 
 // add adds a decoded item to the pending work.
 func (in *Ingester) add(it *item) {
-	err, ev, msg := it.err, &it.ev, it.msg
+	var c addCounts
 	in.mu.Lock()
+	in.addLocked(it, &c)
+	in.mu.Unlock()
+	in.added(&c)
+}
+
+// addCounts sums up the items added under one hold of the lock, for the
+// metrics, the log and the flush loop after it is released.
+type addCounts struct {
+	items, accepted, subjects int
+	full                      bool // the pending work reached MaxPending
+	lastErr                   error
+	last                      kafka.Message // the item of lastErr
+}
+
+func (c *addCounts) count(it *item, err error) {
+	c.items++
+	if err != nil {
+		c.lastErr, c.last = err, it.msg
+		return
+	}
+	c.accepted++
+	c.subjects += it.subjects
+}
+
+// added updates the metrics and the log after items were added, and asks
+// for an early flush when the pending work is full.
+func (in *Ingester) added(c *addCounts) {
+	if c.accepted > 0 {
+		in.m.accepted.Add(float64(c.accepted))
+		in.m.subjects.Add(float64(c.subjects))
+	}
+	if c.lastErr != nil {
+		in.m.invalid.Inc()
+		in.opts.Logger.Debug("invalid event sent to the dead-letter topic",
+			"partition", c.last.Partition, "offset", c.last.Offset, "err", c.lastErr)
+	}
+	if c.full {
+		select {
+		case in.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// addLocked adds a decoded item to the pending work, under in.mu: to the
+// batch, or, invalid or not admitted, to the dead letters; and counts it
+// in c.
+func (in *Ingester) addLocked(it *item, c *addCounts) {
+	err, ev, msg := it.err, &it.ev, it.msg
 	if err == nil {
 		err = in.admit(ev.Entity, len(it.hashes) > 0)
 	}
@@ -735,23 +806,8 @@ func (in *Ingester) add(it *item) {
 	// Only the coordinates of the last message are kept, for the commit:
 	// its value holds raw identifiers.
 	p.last[msg.Partition] = kafka.Message{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}
-	full := p.subjects >= in.opts.MaxPending
-	in.mu.Unlock()
-
-	if err != nil {
-		in.m.invalid.Inc()
-		in.opts.Logger.Debug("invalid event sent to the dead-letter topic",
-			"partition", msg.Partition, "offset", msg.Offset, "err", err)
-	} else {
-		in.m.accepted.Inc()
-		in.m.subjects.Add(float64(it.subjects))
-	}
-	if full {
-		select {
-		case in.kick <- struct{}{}:
-		default:
-		}
-	}
+	c.count(it, err)
+	c.full = p.subjects >= in.opts.MaxPending
 }
 
 // addFlows records a transfer event in its flows (one per category that

@@ -410,6 +410,14 @@ func (d *decoder) event() (Event, int) {
 
 // fields builds the decoded event but its subjects, with defaults applied.
 func (d *decoder) fields() Event {
+	ev := d.scalars()
+	d.setStrings(&ev)
+	return ev
+}
+
+// scalars builds the decoded event but its strings and subjects, with
+// defaults applied.
+func (d *decoder) scalars() Event {
 	ev := Event{
 		Schema:        int(d.schema),
 		OccurredAt:    d.occurredAt,
@@ -425,6 +433,12 @@ func (d *decoder) fields() Event {
 	if ev.Kind == "" {
 		ev.Kind = KindTransfer
 	}
+	return ev
+}
+
+// setStrings sets the strings of ev: entity, recipient, destination, event_id
+// and pipeline.
+func (d *decoder) setStrings(ev *Event) {
 	if s := d.strs[fEntity]; s.end > s.start {
 		ev.Entity = string(d.value(s))
 	}
@@ -461,7 +475,6 @@ func (d *decoder) fields() Event {
 			}
 		}
 	}
-	return ev
 }
 
 // hasSubjects reports whether the document holds an array of subjects
