@@ -3,9 +3,10 @@
 //
 // The Consumer joins the consumer group; for each generation the Ingester
 // reads every partition assigned to it with a reader of its own, which
-// also decodes, validates and hashes each event (see item); one fetch loop
-// adds the items of every partition, in the order of each, into an
-// in-memory batch; the flush loop, every flush interval, merges the batch into the store,
+// also decodes, validates and hashes each event (see item), so that the
+// partitions are decoded in parallel; one fetch loop adds the items of
+// every partition, in the order of each, into an in-memory batch; the
+// flush loop, every flush interval, merges the batch into the store,
 // writes the invalid events to the dead-letter topic, records in the store
 // the offsets the flush covers, and only then commits them. Inserting a
 // subject twice leaves a sketch unchanged, so the at-least-once delivery
@@ -509,8 +510,16 @@ func (in *Ingester) fetchLoop(ctx, gctx context.Context, gs *genState) {
 	}
 }
 
+// maxRecycled is the capacity of the largest hash buffer handed back to
+// the readers: those of events with many subjects are left to the garbage
+// collector rather than kept by the thousand.
+const maxRecycled = 1024
+
 // recycle hands a hash buffer back to the readers, unless enough wait.
 func (gs *genState) recycle(buf []uint64) {
+	if cap(buf) > maxRecycled {
+		return
+	}
 	select {
 	case gs.free <- buf[:0]:
 	default:
