@@ -42,8 +42,8 @@ func BenchmarkHotPath(b *testing.B) {
 				MaxPending: 1 << 62,
 			})
 			var (
-				dec    event.Decoder
-				hashes []uint64
+				dec event.Decoder
+				it  *item
 			)
 			sum := in.opts.Hasher.SumBytes
 			b.ReportAllocs()
@@ -66,7 +66,7 @@ func BenchmarkHotPath(b *testing.B) {
 					// enough distinct people as they are).
 					putDigits(m.Value[slots[i%len(msgs)]:], i)
 				}
-				hashes = in.addMessage(&dec, sum, m, hashes)
+				it = in.addMessage(&dec, sum, m, it)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(b.N*tc.subjects)/b.Elapsed().Seconds(), "subjects/s")
@@ -75,13 +75,17 @@ func BenchmarkHotPath(b *testing.B) {
 }
 
 // addMessage runs the two stages of the hot path on msg, one after the
-// other: decode, as the partition's reader does, with dec and sum, hashing
-// into buf; then add, as the fetch loop does. It returns the hash buffer for
-// reuse.
-func (in *Ingester) addMessage(dec *event.Decoder, sum func([]byte) uint64, msg kafka.Message, buf []uint64) []uint64 {
-	it := in.decode(dec, sum, msg, buf)
-	in.add(&it)
-	return it.hashes[:0]
+// other: decode, as the partition's reader does, with dec and sum, into it
+// (nil: a new item); then add, as the fetch loop does. It returns the item
+// for reuse.
+func (in *Ingester) addMessage(dec *event.Decoder, sum func([]byte) uint64, msg kafka.Message, it *item) *item {
+	if it == nil {
+		it = new(item)
+	}
+	in.decode(dec, sum, msg, it)
+	in.add(it)
+	*it = item{hashes: it.hashes[:0]}
+	return it
 }
 
 // subjectDigits is the width of the number in the benchmark's subject ids.

@@ -190,9 +190,9 @@ type Ingester struct {
 // are guarded by Ingester.mu.
 type genState struct {
 	g     *generation
-	items chan item // from the partition readers, in the order of each
-	// free returns the hash buffers of the items added to the readers.
-	free chan []uint64
+	items chan *item // from the partition readers, in the order of each
+	// free returns the items added to the readers, for reuse.
+	free chan *item
 	// floors holds, per partition being read, the least offset the store
 	// must still hold: what it held when reading started, then what this
 	// instance recorded. Less means the store lost data.
@@ -367,8 +367,8 @@ func (in *Ingester) runGeneration(ctx context.Context, g *generation) error {
 	defer g.end()
 	gs := &genState{
 		g:       g,
-		items:   make(chan item, itemQueue),
-		free:    make(chan []uint64, itemQueue+64),
+		items:   make(chan *item, itemQueue),
+		free:    make(chan *item, itemQueue+64),
 		floors:  make(map[int]int64),
 		hold:    make(map[int]int64),
 		flushed: make(map[int]int64),
@@ -477,7 +477,7 @@ const itemQueue = 1024
 const maxDrain = 128
 
 // fetchLoop adds the items of the partition readers to the batch until ctx
-// or the generation ends, and hands their hash buffers back for reuse.
+// or the generation ends, and hands them back for reuse.
 func (in *Ingester) fetchLoop(ctx, gctx context.Context, gs *genState) {
 	for {
 		in.mu.Lock()
@@ -485,7 +485,7 @@ func (in *Ingester) fetchLoop(ctx, gctx context.Context, gs *genState) {
 			in.cond.Wait()
 		}
 		in.mu.Unlock()
-		var it item
+		var it *item
 		select {
 		case <-ctx.Done():
 			return
@@ -498,8 +498,8 @@ func (in *Ingester) fetchLoop(ctx, gctx context.Context, gs *genState) {
 		var c addCounts
 		in.mu.Lock()
 		for {
-			in.addLocked(&it, &c)
-			gs.recycle(it.hashes)
+			in.addLocked(it, &c)
+			gs.recycle(it)
 			if c.lastErr != nil || c.full || c.items >= maxDrain || len(gs.items) == 0 {
 				break
 			}
@@ -515,13 +515,16 @@ func (in *Ingester) fetchLoop(ctx, gctx context.Context, gs *genState) {
 // collector rather than kept by the thousand.
 const maxRecycled = 1024
 
-// recycle hands a hash buffer back to the readers, unless enough wait.
-func (gs *genState) recycle(buf []uint64) {
+// recycle hands an added item back to the readers, with its hash buffer
+// and nothing else, unless enough wait.
+func (gs *genState) recycle(it *item) {
+	buf := it.hashes[:0]
 	if cap(buf) > maxRecycled {
-		return
+		buf = nil
 	}
+	*it = item{hashes: buf}
 	select {
-	case gs.free <- buf[:0]:
+	case gs.free <- it:
 	default:
 	}
 }
@@ -587,13 +590,15 @@ func (in *Ingester) readPartition(gctx context.Context, gs *genState, p int) {
 			continue
 		}
 		backoff = 0
-		var buf []uint64
+		var it *item
 		select {
-		case buf = <-gs.free:
+		case it = <-gs.free:
 		default:
+			it = new(item)
 		}
+		in.decode(&dec, sum, m, it)
 		select {
-		case gs.items <- in.decode(&dec, sum, m, buf):
+		case gs.items <- it:
 		case <-gctx.Done():
 			return
 		}
@@ -727,23 +732,23 @@ type item struct {
 	cell      sketch.Cell
 }
 
-// decode decodes msg into an item, hashing its subjects into buf with sum,
-// with the decoder of msg's partition. It runs in the partition's reader,
-// beside the readers of the other partitions.
-func (in *Ingester) decode(dec *event.Decoder, sum func([]byte) uint64, msg kafka.Message, buf []uint64) item {
+// decode decodes msg into it, hashing its subjects with sum into the hash
+// buffer of it, with the decoder of msg's partition. It runs in the
+// partition's reader, beside the readers of the other partitions.
+func (in *Ingester) decode(dec *event.Decoder, sum func([]byte) uint64, msg kafka.Message, it *item) {
 	now := in.opts.Now()
-	ev, hashes, err := dec.DecodeSums(msg.Value, now, buf[:0], sum)
+	ev, hashes, err := dec.DecodeSums(msg.Value, now, it.hashes[:0], sum)
+	*it = item{msg: msg, err: err, hashes: hashes}
 	if err != nil {
-		return item{msg: msg, err: err, hashes: hashes}
+		return
 	}
-	it := item{msg: msg, ev: ev, hashes: hashes, subjects: len(hashes)}
+	it.ev, it.subjects = ev, len(hashes)
 	it.year, it.day = sketch.DayOf(ev.OccurredAt, in.opts.Location)
 	// Events older than both windows are accepted and ignored.
 	if thisYear, _ := sketch.DayOf(now, in.opts.Location); it.year < thisYear-1 {
 		it.hashes = hashes[:0]
 	}
 	it.cell = sketch.CellOf(ev.Kind, ev.Sensitive, policy.StoredExempt(ev.Exemption, ev.ImportantData))
-	return it
 }
 
 // add adds a decoded item to the pending work.
