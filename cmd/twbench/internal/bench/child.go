@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -103,6 +104,15 @@ func RunChild(in io.Reader, out io.Writer, log *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if spec.CPUProfile != "" {
+		// And the in-use heap at its peak, for -sample_index=inuse_space.
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			heapAtPeak(ctx, strings.TrimSuffix(spec.CPUProfile, ".cpu.pprof")+".heap.pprof")
+		}()
+	}
 
 	var res childResult
 	var handled atomic.Int64
@@ -169,6 +179,39 @@ func RunChild(in io.Reader, out io.Writer, log *slog.Logger) error {
 		res.Err = err.Error()
 	}
 	return json.NewEncoder(out).Encode(res)
+}
+
+// heapAtPeak writes the heap profile to path whenever the live heap (as of
+// the last collection) has grown by a sixteenth past the largest seen so
+// far, checking every 100 ms until ctx ends: the file holds the profile of
+// the peak, give or take a sixteenth.
+func heapAtPeak(ctx context.Context, path string) {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var peak uint64
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 {
+			return
+		}
+		live := sample[0].Value.Uint64()
+		if live <= peak+peak/16 {
+			continue
+		}
+		peak = live
+		f, err := os.Create(path)
+		if err != nil {
+			return
+		}
+		_ = pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
+	}
 }
 
 // peakRSS returns the peak resident set size of this process (VmHWM), in
