@@ -66,7 +66,10 @@ func mergeKeys(a *hll, keys []uint32, p uint8) (*hll, error) {
 		if err != nil {
 			return nil, err
 		}
-		all, sparse = appendSparseKeys(make([]uint32, 0, len(keys)+len(enc)), enc, p)
+		if sparse = len(enc) > encFlagByte && enc[encFlagByte] == encSparse; sparse {
+			// At most a key a byte of the encoding.
+			all, sparse = appendSparseKeys(make([]uint32, 0, len(keys)+len(enc)), enc, p)
+		}
 	}
 	if !sparse {
 		// a is dense: the keys raise its registers.
