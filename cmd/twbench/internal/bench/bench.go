@@ -65,6 +65,9 @@ type Options struct {
 	// ProfileDir, if set, receives a CPU profile of each variant's run,
 	// named after the workload and the variant.
 	ProfileDir string
+	// MemoryLimit is the soft memory limit of the transferwatch child, in
+	// bytes (as GOMEMLIMIT sets it); 0 for none.
+	MemoryLimit int64
 	// Progress receives a line per step (os.Stderr); nil for none.
 	Progress io.Writer
 }
@@ -428,14 +431,18 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 		prefix = "pb"
 	}
 	h.broker.watch(group)
-	c, err := h.startChild(childSpec{
+	spec := childSpec{
 		Variant: v, Broker: h.broker.Addr(), Topic: topic, Group: group,
 		DeadLetters: deadLetterTopic, Decisions: decisionsTopic,
 		Redis: h.redis.addr, KeyPrefix: prefix, SubjectKey: subjectKeyHex,
 		Timezone: timezone, FlushInterval: h.o.FlushInterval,
 		CPUProfile: profilePath(h.o.ProfileDir, w, v),
 		Since:      time.Now(),
-	})
+	}
+	if v == Transferwatch {
+		spec.MemoryLimit = h.o.MemoryLimit
+	}
+	c, err := h.startChild(spec)
 	if err != nil {
 		return fail(err)
 	}

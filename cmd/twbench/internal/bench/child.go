@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
@@ -52,7 +53,8 @@ type childSpec struct {
 	SubjectKey    string        `json:"subject_key"` // hex
 	Timezone      string        `json:"timezone"`
 	FlushInterval time.Duration `json:"flush_interval"`
-	CPUProfile    string        `json:"cpu_profile,omitempty"` // file to write
+	CPUProfile    string        `json:"cpu_profile,omitempty"`  // file to write
+	MemoryLimit   int64         `json:"memory_limit,omitempty"` // bytes; 0 for none
 	// Since is when the child was started: the delays of events published
 	// before (the live streams of the variants before) are not measured.
 	Since time.Time `json:"since"`
@@ -101,6 +103,9 @@ func RunChild(in io.Reader, out io.Writer, log *slog.Logger) error {
 				f.Close()
 			}
 		}()
+	}
+	if spec.MemoryLimit > 0 {
+		debug.SetMemoryLimit(spec.MemoryLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -184,9 +189,32 @@ func RunChild(in io.Reader, out io.Writer, log *slog.Logger) error {
 // heapAtPeak writes the heap profile to path whenever the live heap (as of
 // the last collection) has grown by a sixteenth past the largest seen so
 // far, checking every 100 ms until ctx ends: the file holds the profile of
-// the peak, give or take a sixteenth.
+// the peak, give or take a sixteenth. Beside it (.mem.txt) it writes the
+// peak of each of the runtime's memory classes, to tell the live heap
+// from what the collector lets pile up between collections and from what
+// the runtime keeps without returning it.
 func heapAtPeak(ctx context.Context, path string) {
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	names := []string{
+		"/gc/heap/live:bytes",
+		"/gc/heap/goal:bytes",
+		"/memory/classes/heap/objects:bytes",
+		"/memory/classes/heap/unused:bytes",
+		"/memory/classes/heap/free:bytes",
+		"/memory/classes/heap/stacks:bytes",
+		"/memory/classes/total:bytes",
+	}
+	sample := make([]metrics.Sample, len(names))
+	for i, n := range names {
+		sample[i].Name = n
+	}
+	peaks := make([]uint64, len(names))
+	defer func() {
+		var b strings.Builder
+		for i, n := range names {
+			fmt.Fprintf(&b, "%s %d MiB\n", n, peaks[i]>>20)
+		}
+		_ = os.WriteFile(strings.TrimSuffix(path, ".heap.pprof")+".mem.txt", []byte(b.String()), 0o644)
+	}()
 	var peak uint64
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -197,10 +225,12 @@ func heapAtPeak(ctx context.Context, path string) {
 		case <-tick.C:
 		}
 		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			return
+		for i, s := range sample {
+			if s.Value.Kind() == metrics.KindUint64 {
+				peaks[i] = max(peaks[i], s.Value.Uint64())
+			}
 		}
-		live := sample[0].Value.Uint64()
+		live := peaks[0]
 		if live <= peak+peak/16 {
 			continue
 		}
