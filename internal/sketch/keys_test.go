@@ -272,3 +272,52 @@ func TestBatchFlowMergesLikeSketches(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMergeKeys: a batch's keys merge into whatever stored sketch decodes
+// (the bytes come from Redis) as the sparse sketch of the same hashes
+// does, or both fail; the stored sketch's precision is checked at decoding.
+func FuzzMergeKeys(f *testing.F) {
+	for _, n := range []int{0, 3, 700, 20_000} {
+		y := yearOf(uint64(n), n, 0)
+		if n == 0 {
+			y = &Year{}
+			y.Sketches[0] = newSketch(Precision, false)
+		}
+		enc, err := encodeSketch(y.Sketch(0))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(enc, uint64(n), uint16(n%500))
+	}
+	f.Add([]byte{2, Precision, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, uint64(1), uint16(5))
+	f.Fuzz(func(t *testing.T, stored []byte, seed uint64, n uint16) {
+		a, err := decodeSketch(stored, Precision)
+		if err != nil {
+			return
+		}
+		rng := rand.New(rand.NewPCG(seed, 1))
+		b := newSketch(Precision, false)
+		keys := make([]uint32, 0, int(n)%3000)
+		for range cap(keys) {
+			h := rng.Uint64()
+			b.InsertHash(h)
+			keys = append(keys, sparseKey(h, Precision))
+		}
+		want, wantErr := mergeSketch(a.Clone(), b, Precision)
+		got, gotErr := mergeKeys(a.Clone(), keys, Precision)
+		if len(keys) == 0 {
+			return // nothing to merge: mergeKeys leaves a as it is
+		}
+		if (gotErr != nil) != (wantErr != nil) {
+			t.Fatalf("mergeKeys error %v, mergeSketch error %v", gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		g, err1 := encodeSketch(got)
+		w, err2 := encodeSketch(want)
+		if err1 != nil || err2 != nil || !bytes.Equal(g, w) {
+			t.Fatalf("merged encodings differ (%d bytes, want %d; %v %v)", len(g), len(w), err1, err2)
+		}
+	})
+}
