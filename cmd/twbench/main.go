@@ -37,6 +37,7 @@ func run() int {
 	flush := fs.Duration("flush-interval", time.Second, "transferwatch's flush_interval")
 	child := fs.Bool("child", false, "internal: run one variant as the harness asks on stdin")
 	profiles := fs.String("profile", "", "write a CPU profile of each variant's run into this directory")
+	memLimit := fs.Int64("memlimit", 0, "the transferwatch child's soft memory limit in MiB (runtime/debug.SetMemoryLimit, as GOMEMLIMIT does; the chart sets 90% of the container's limit); 0 for none")
 	verbose := fs.Bool("v", false, "log the children's warnings")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -94,6 +95,7 @@ func run() int {
 		Child:         childArgs,
 		FlushInterval: *flush,
 		ProfileDir:    *profiles,
+		MemoryLimit:   *memLimit << 20,
 		Progress:      os.Stderr,
 	})
 	bench.Markdown(os.Stdout, results)

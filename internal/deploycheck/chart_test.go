@@ -472,3 +472,34 @@ func TestJobLabelFindsTheAlertSelector(t *testing.T) {
 		}
 	}
 }
+
+// TestGoMemLimit: the container's GOMEMLIMIT is 90% of its memory limit by default (in Mi or
+// Gi), the value given as is, or absent when off or when the limit's unit is another.
+func TestGoMemLimit(t *testing.T) {
+	cases := []struct {
+		args []string
+		want any // nil: no GOMEMLIMIT
+	}{
+		{nil, "460MiB"}, // the default limit, 512Mi
+		{[]string{"--set", "resources.limits.memory=2Gi"}, "1843MiB"},
+		{[]string{"--set", "goMemLimit=900MiB"}, "900MiB"},
+		{[]string{"--set", "goMemLimit=off"}, nil},
+		{[]string{"--set", "resources.limits.memory=1G"}, nil},
+	}
+	for _, tc := range cases {
+		dep := only(t, render(t, tc.args...), "Deployment", 1)[0]
+		env, _ := get(dep, "spec", "template", "spec", "containers", 0, "env").([]any)
+		var got any
+		for _, e := range env {
+			if get(e, "name") == "GOMEMLIMIT" {
+				got = get(e, "value")
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%v: GOMEMLIMIT = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+	if _, err := renderErr(t, "--set", "goMemLimit=lots"); err == nil {
+		t.Error("goMemLimit=lots rendered; the schema should refuse it")
+	}
+}

@@ -173,8 +173,8 @@ func exemptPeople(h sketch.History, w sketch.Window, thisYear int) sketch.Figure
 		only := &sketch.Year{}
 		found := false
 		for c := range sketch.Cell(sketch.NumCells) {
-			if c.Exempt() && c.Transfer() && y.Sketches[c] != nil {
-				only.Sketches[c] = y.Sketches[c]
+			if sk := y.Sketch(c); c.Exempt() && c.Transfer() && sk != nil {
+				only.Sketches[c] = sk
 				found = true
 			}
 		}

@@ -79,16 +79,17 @@ func ObserveFlows(h sketch.History, w sketch.Window, thisYear int, includeExempt
 				continue
 			}
 			pk := FlowKey{Recipient: k.Recipient, Destination: k.Destination, Category: k.Category}
+			fPeople, fEvents := f.Sketches()
 			a := by[pk]
 			if a == nil {
-				a = &acc{f: FlowFigure{FlowKey: pk, Sketch: f.People.Clone()}, events: f.Events.Clone()}
+				a = &acc{f: FlowFigure{FlowKey: pk, Sketch: fPeople.Clone()}, events: fEvents.Clone()}
 				by[pk] = a
 			} else {
-				people, err := sketch.MergeFlowSketch(a.f.Sketch, f.People)
+				people, err := sketch.MergeFlowSketch(a.f.Sketch, fPeople)
 				if err != nil {
 					continue // the same precision always merges
 				}
-				events, err := sketch.MergeFlowSketch(a.events, f.Events)
+				events, err := sketch.MergeFlowSketch(a.events, fEvents)
 				if err != nil {
 					continue
 				}

@@ -37,7 +37,7 @@ func (b Batch) AddDense(d Dense, entity string, year, day int, c Cell, important
 	k := Key{Entity: entity, Year: year}
 	y := b[k]
 	if y == nil {
-		y = &Year{dense: d[k]}
+		y = &Year{batch: true, dense: d[k]}
 		b[k] = y
 	}
 	for _, h := range hashes {
@@ -55,7 +55,7 @@ func (b Batch) AddFlow(entity string, year int, k FlowKey, event uint64, at int6
 	key := Key{Entity: entity, Year: year}
 	y := b[key]
 	if y == nil {
-		y = &Year{}
+		y = &Year{batch: true}
 		b[key] = y
 	}
 	y.AddFlow(k, event, at, pipeline, hashes)

@@ -109,11 +109,20 @@ func BenchmarkYearFlush(b *testing.B) {
 
 // BenchmarkHistoryFigure computes the eight figures (four counters, two
 // windows) of an entity holding 3,000 subjects (sparse sketches) or 50,000
-// (dense) in each of two years, as an evaluation does.
+// (dense) in each of two years, as an evaluation does, from years decoded
+// from the store (a batch's years, which hold keys, are not evaluated).
 func BenchmarkHistoryFigure(b *testing.B) {
 	for _, n := range []int{3000, 50_000} {
 		b.Run(fmt.Sprintf("subjects=%d", n), func(b *testing.B) {
-			h := History{2025: yearOf(uint64(n), n, 0, 2, 4), 2026: yearOf(uint64(n)+1, n, 0, 2, 4)}
+			// As an evaluation reads them: decoded from the store.
+			h := History{}
+			for yr, seed := range map[int]uint64{2025: uint64(n), 2026: uint64(n) + 1} {
+				y, err := DecodeYear(encodeYear(b, yearOf(seed, n, 0, 2, 4)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				h[yr] = y
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				for _, w := range Windows {

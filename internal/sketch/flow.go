@@ -115,6 +115,14 @@ type Flow struct {
 	First, Last int64
 	// Pipelines are the pipelines seen, sorted, at most MaxFlowPipelines.
 	Pipelines []string
+
+	// A flow of a batch (keyed) keeps the keys of the people and events
+	// Add records (keys[0], keys[1]) until merged into the store, instead
+	// of sketches (see keys.go): People and Events are nil, or hold what
+	// was merged past maxPendingKeys. Sketches returns the two together.
+	keyed  bool
+	direct uint8 // DensePeople, DenseEvents: dense, inserted into directly
+	keys   [2][]uint32
 }
 
 func newFlowSketch() *hll { return newFlowSketchOf(false) }
@@ -132,10 +140,75 @@ const (
 	DenseEvents
 )
 
-// newFlowOf returns an empty flow whose sketches named in dense start
-// dense.
-func newFlowOf(dense uint8) *Flow {
-	return &Flow{People: newFlowSketchOf(dense&DensePeople != 0), Events: newFlowSketchOf(dense&DenseEvents != 0)}
+// newBatchFlow returns an empty flow of a batch whose sketches named in
+// dense start dense, and the others as keys.
+func newBatchFlow(dense uint8) *Flow {
+	f := &Flow{keyed: true, direct: dense & (DensePeople | DenseEvents)}
+	if dense&DensePeople != 0 {
+		f.People = newFlowSketchOf(true)
+	}
+	if dense&DenseEvents != 0 {
+		f.Events = newFlowSketchOf(true)
+	}
+	return f
+}
+
+// part returns the sketch and the keys of part (DensePeople, DenseEvents).
+func (f *Flow) part(part uint8) (**hll, *[]uint32) {
+	if part == DensePeople {
+		return &f.People, &f.keys[0]
+	}
+	return &f.Events, &f.keys[1]
+}
+
+// insert records hash h in part (DensePeople, DenseEvents).
+func (f *Flow) insert(part uint8, h uint64) {
+	sk, keys := f.part(part)
+	if !f.keyed || f.direct&part != 0 {
+		(*sk).InsertHash(h)
+		return
+	}
+	var full bool
+	if *keys, full = addKey(*keys, sparseKey(h, FlowPrecision), maxPendingKeys(FlowPrecision)); !full {
+		return
+	}
+	merged, err := mergeKeys(*sk, *keys, FlowPrecision)
+	if err != nil {
+		panic(fmt.Sprintf("sketch: merging the keys of a flow: %v", err)) // our own sketch and keys
+	}
+	*sk = merged
+	if dense, _ := isDense(merged, nil); dense {
+		f.direct |= part
+		*keys = nil
+		return
+	}
+	*keys = (*keys)[:0]
+}
+
+// Sketches returns the people and events sketches of f, with the keys a
+// batch's flow holds merged in (an empty sketch for none). It modifies
+// nothing: the caller must not modify what it returns.
+func (f *Flow) Sketches() (people, events *hll) {
+	return f.sketchOf(DensePeople), f.sketchOf(DenseEvents)
+}
+
+func (f *Flow) sketchOf(part uint8) *hll {
+	sk, keys := f.part(part)
+	if len(*keys) == 0 {
+		if *sk == nil {
+			return newFlowSketch()
+		}
+		return *sk
+	}
+	a := *sk
+	if a != nil {
+		a = a.Clone()
+	}
+	merged, err := mergeKeys(a, *keys, FlowPrecision)
+	if err != nil {
+		panic(fmt.Sprintf("sketch: merging the keys of a flow: %v", err)) // our own sketch and keys
+	}
+	return merged
 }
 
 // HotFlows records, per entity-year, the flows whose sketches turned dense
@@ -160,6 +233,9 @@ func (h HotFlows) Learn(b Batch) {
 				sk  *hll
 			}{{DensePeople, f.People}, {DenseEvents, f.Events}} {
 				bit, sk := part.bit, part.sk
+				if sk == nil {
+					continue // a batch's flow holding keys only
+				}
 				// One that started dense must have earned it again.
 				var dense bool
 				if dense, buf = isDense(sk, buf); dense && sk.Estimate() >= hotFlowMin {
@@ -184,9 +260,9 @@ const hotFlowMin = 2000
 // pipeline ("" for none) and subject hashes.
 func (f *Flow) Add(event uint64, at int64, pipeline string, hashes []uint64) {
 	for _, h := range hashes {
-		f.People.InsertHash(h)
+		f.insert(DensePeople, h)
 	}
-	f.Events.InsertHash(event)
+	f.insert(DenseEvents, event)
 	if f.First == 0 || at < f.First {
 		f.First = at
 	}
@@ -209,12 +285,18 @@ func (f *Flow) addPipeline(p string) {
 
 // Merge adds o into f.
 func (f *Flow) Merge(o *Flow) error {
-	var err error
-	if f.People, err = mergeSketch(f.People, o.People, FlowPrecision); err != nil {
-		return err
-	}
-	if f.Events, err = mergeSketch(f.Events, o.Events, FlowPrecision); err != nil {
-		return err
+	for _, part := range []uint8{DensePeople, DenseEvents} {
+		dst, _ := f.part(part)
+		src, keys := o.part(part)
+		var err error
+		if *src != nil {
+			if *dst, err = mergeSketch(*dst, *src, FlowPrecision); err != nil {
+				return err
+			}
+		}
+		if *dst, err = mergeKeys(*dst, *keys, FlowPrecision); err != nil {
+			return err
+		}
 	}
 	if o.First != 0 && (f.First == 0 || o.First < f.First) {
 		f.First = o.First
@@ -228,8 +310,15 @@ func (f *Flow) Merge(o *Flow) error {
 
 // Clone returns a deep copy of f.
 func (f *Flow) Clone() *Flow {
-	return &Flow{People: f.People.Clone(), Events: f.Events.Clone(), First: f.First, Last: f.Last,
-		Pipelines: slices.Clone(f.Pipelines)}
+	c := &Flow{First: f.First, Last: f.Last, Pipelines: slices.Clone(f.Pipelines),
+		keyed: f.keyed, direct: f.direct, keys: [2][]uint32{slices.Clone(f.keys[0]), slices.Clone(f.keys[1])}}
+	if f.People != nil {
+		c.People = f.People.Clone()
+	}
+	if f.Events != nil {
+		c.Events = f.Events.Clone()
+	}
+	return c
 }
 
 // flowVersion is the first byte of a flow's encoding.
@@ -247,7 +336,8 @@ func (f *Flow) MarshalBinary() ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(p)))
 		b = append(b, p...)
 	}
-	for _, sk := range []*hll{f.People, f.Events} {
+	people, events := f.Sketches()
+	for _, sk := range []*hll{people, events} {
 		enc, err := encodeSketch(sk)
 		if err != nil {
 			return nil, err

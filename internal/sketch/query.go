@@ -18,8 +18,8 @@ func (h History) Figure(k Counter, w Window, thisYear int, includeExempt bool) F
 			continue
 		}
 		for _, c := range k.Cells(includeExempt) {
-			if y.Sketches[c] != nil {
-				sks = append(sks, y.Sketches[c])
+			if sk := y.Sketch(c); sk != nil {
+				sks = append(sks, sk)
 			}
 		}
 	}
@@ -142,7 +142,7 @@ func (q *Query) cells(k Counter, yr int, includeExempt, curves bool) uint8 {
 	}
 	var bits uint8
 	for _, c := range k.Cells(includeExempt) {
-		if curves && y.Curves[c] != nil || !curves && y.Sketches[c] != nil {
+		if curves && y.Curves[c] != nil || !curves && y.has(c) {
 			bits |= 1 << c
 		}
 	}

@@ -34,18 +34,73 @@ type Year struct {
 	lastKey  FlowKey
 	lastFlow *Flow
 
-	dense uint8 // cells whose sketch Insert creates dense (Batch.AddDense)
+	batch  bool  // a batch's year: its new flows keep keys (newBatchFlow)
+	dense  uint8 // cells whose sketch Insert creates dense (Batch.AddDense)
+	direct uint8 // cells whose sketch is dense and takes inserts directly
+
+	// keys holds, per cell, the sparse keys of the subjects Insert
+	// recorded and has not merged into Sketches yet (see keys.go): a
+	// batch's cells hold their subjects there until merged into the
+	// store. Sketch returns the two together.
+	keys [NumCells][]uint32
 }
 
 // Insert records a subject hash in cell c on day (0 = 1 January).
 func (y *Year) Insert(c Cell, day int, h uint64) {
-	if y.Sketches[c] == nil {
-		y.Sketches[c] = newSketch(Precision, y.dense&(1<<c) != 0)
+	if y.Curves[c] == nil {
 		y.Curves[c] = NewCurve()
 	}
-	y.Sketches[c].InsertHash(h)
 	y.Curves[c].InsertHash(h, day)
+	bit := uint8(1) << c
+	if y.Sketches[c] == nil && y.dense&bit != 0 {
+		y.Sketches[c] = newSketch(Precision, true)
+		y.direct |= bit
+	}
+	if y.direct&bit != 0 {
+		y.Sketches[c].InsertHash(h)
+		return
+	}
+	var full bool
+	if y.keys[c], full = addKey(y.keys[c], sparseKey(h, Precision), maxPendingKeys(Precision)); full {
+		y.settle(c)
+	}
 }
+
+// settle merges the keys of cell c into its sketch.
+func (y *Year) settle(c Cell) {
+	sk, err := mergeKeys(y.Sketches[c], y.keys[c], Precision)
+	if err != nil {
+		panic(fmt.Sprintf("sketch: merging the keys of cell %s: %v", c, err)) // our own sketch and keys
+	}
+	y.Sketches[c] = sk
+	if dense, _ := isDense(sk, nil); dense {
+		y.direct |= 1 << c
+		y.keys[c] = nil
+		return
+	}
+	y.keys[c] = y.keys[c][:0]
+}
+
+// Sketch returns the counting sketch of cell c, nil if the cell is empty,
+// with the subjects a batch holds as keys merged in. It modifies nothing:
+// the caller must not modify what it returns.
+func (y *Year) Sketch(c Cell) *hll {
+	if len(y.keys[c]) == 0 {
+		return y.Sketches[c]
+	}
+	a := y.Sketches[c]
+	if a != nil {
+		a = a.Clone()
+	}
+	sk, err := mergeKeys(a, y.keys[c], Precision)
+	if err != nil {
+		panic(fmt.Sprintf("sketch: merging the keys of cell %s: %v", c, err)) // our own sketch and keys
+	}
+	return sk
+}
+
+// has reports whether cell c holds subjects.
+func (y *Year) has(c Cell) bool { return y.Sketches[c] != nil || len(y.keys[c]) > 0 }
 
 // MarkImportant records that important data was sent.
 func (y *Year) MarkImportant(exempt bool) { y.Important[b2i(exempt)] = true }
@@ -64,7 +119,11 @@ func (y *Year) AddFlowDense(k FlowKey, dense uint8, event uint64, at int64, pipe
 		if y.Flows == nil {
 			y.Flows = make(map[FlowKey]*Flow)
 		}
-		f = newFlowOf(dense)
+		if y.batch {
+			f = newBatchFlow(dense)
+		} else {
+			f = &Flow{People: newFlowSketchOf(dense&DensePeople != 0), Events: newFlowSketchOf(dense&DenseEvents != 0)}
+		}
 		y.Flows[k] = f
 		y.lastKey, y.lastFlow = k, f
 	}
@@ -105,6 +164,13 @@ func (y *Year) Merge(o *Year) error {
 			}
 			y.Sketches[c] = sk
 		}
+		if len(o.keys[c]) > 0 {
+			sk, err := mergeKeys(y.Sketches[c], o.keys[c], Precision)
+			if err != nil {
+				return err
+			}
+			y.Sketches[c] = sk
+		}
 		if o.Curves[c] != nil {
 			if y.Curves[c] == nil {
 				y.Curves[c] = NewCurve()
@@ -135,7 +201,7 @@ func CurveField(c Cell) string { return fieldCurve + strconv.Itoa(int(c)) }
 func (y *Year) Fields() []string {
 	var names []string
 	for c := range Cell(NumCells) {
-		if y.Sketches[c] != nil {
+		if y.has(c) {
 			names = append(names, SketchField(c))
 		}
 		if y.Curves[c] != nil {
@@ -155,7 +221,7 @@ func (y *Year) Fields() []string {
 func (y *Year) Encode() (map[string][]byte, error) {
 	out := make(map[string][]byte, 2*NumCells+1)
 	for c := range Cell(NumCells) {
-		if sk := y.Sketches[c]; sk != nil {
+		if sk := y.Sketch(c); sk != nil {
 			b, err := encodeSketch(sk)
 			if err != nil {
 				return nil, fmt.Errorf("encode %s: %w", SketchField(c), err)

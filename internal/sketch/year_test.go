@@ -43,11 +43,11 @@ func assertSameYear(t testing.TB, got, want *Year, what string) {
 		t.Fatalf("%s: important = %v, want %v", what, got.Important, want.Important)
 	}
 	for c := range Cell(NumCells) {
-		if (got.Sketches[c] == nil) != (want.Sketches[c] == nil) || (got.Curves[c] == nil) != (want.Curves[c] == nil) {
+		if (got.Sketch(c) == nil) != (want.Sketch(c) == nil) || (got.Curves[c] == nil) != (want.Curves[c] == nil) {
 			t.Fatalf("%s: cell %s present differently", what, c)
 		}
-		if want.Sketches[c] != nil {
-			if g, w := got.Sketches[c].Clone().Estimate(), want.Sketches[c].Clone().Estimate(); g != w {
+		if want.Sketch(c) != nil {
+			if g, w := got.Sketch(c).Clone().Estimate(), want.Sketch(c).Clone().Estimate(); g != w {
 				t.Fatalf("%s: cell %s estimate %d, want %d", what, c, g, w)
 			}
 		}

@@ -150,3 +150,21 @@ app.kubernetes.io/component: helm-test
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: transferwatch
 {{- end }}
+
+{{/*
+GOMEMLIMIT: .Values.goMemLimit as is; "" for 90% of resources.limits.memory when given in Mi or
+Gi (nothing otherwise); "off" for none.
+*/}}
+{{- define "transferwatch.goMemLimit" -}}
+{{- $v := toString (.Values.goMemLimit | default "") -}}
+{{- if and $v (ne $v "off") -}}
+{{ $v }}
+{{- else if not $v -}}
+{{- $lim := toString (dig "limits" "memory" "" (.Values.resources | default dict)) -}}
+{{- if regexMatch "^[0-9]+Gi$" $lim -}}
+{{ div (mul (trimSuffix "Gi" $lim | int) 1024 9) 10 }}MiB
+{{- else if regexMatch "^[0-9]+Mi$" $lim -}}
+{{ div (mul (trimSuffix "Mi" $lim | int) 9) 10 }}MiB
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -131,10 +131,10 @@ func AssertSameHistory(t testing.TB, got, want sketch.History) {
 			problems = append(problems, fmt.Sprintf("%d: important = %v, want %v", yr, gy.Important, wy.Important))
 		}
 		for c := range sketch.Cell(sketch.NumCells) {
-			if (gy.Sketches[c] == nil) != (wy.Sketches[c] == nil) {
-				problems = append(problems, fmt.Sprintf("%d %s: sketch present = %t, want %t", yr, c, gy.Sketches[c] != nil, wy.Sketches[c] != nil))
-			} else if wy.Sketches[c] != nil {
-				if g, w := gy.Sketches[c].Clone().Estimate(), wy.Sketches[c].Clone().Estimate(); g != w {
+			if (gy.Sketch(c) == nil) != (wy.Sketch(c) == nil) {
+				problems = append(problems, fmt.Sprintf("%d %s: sketch present = %t, want %t", yr, c, gy.Sketch(c) != nil, wy.Sketch(c) != nil))
+			} else if wy.Sketch(c) != nil {
+				if g, w := gy.Sketch(c).Clone().Estimate(), wy.Sketch(c).Clone().Estimate(); g != w {
 					problems = append(problems, fmt.Sprintf("%d %s: estimate = %d, want %d", yr, c, g, w))
 				}
 			}

@@ -65,6 +65,9 @@ type Options struct {
 	// ProfileDir, if set, receives a CPU profile of each variant's run,
 	// named after the workload and the variant.
 	ProfileDir string
+	// MemoryLimit is the soft memory limit of the transferwatch child, in
+	// bytes (as GOMEMLIMIT sets it); 0 for none.
+	MemoryLimit int64
 	// Progress receives a line per step (os.Stderr); nil for none.
 	Progress io.Writer
 }
@@ -110,7 +113,11 @@ type Result struct {
 	// RedisCPUSeconds is what redis-server spent during the drain: the
 	// baselines' PFADDs do their HyperLogLog work there.
 	RedisCPUSeconds float64
-	MaxRSS          int64 // bytes, peak of the whole child process
+	// RedisIn and RedisOut are the bytes redis-server received and sent
+	// during the drain (INFO stats; the harness's own INFO calls are a few
+	// KB): what a flush writes, and what it reads back first.
+	RedisIn, RedisOut int64
+	MaxRSS            int64 // bytes, peak of the whole child process
 	// Delays from publication to effect during the latency phase; Missing
 	// counts the events whose effect was not seen.
 	Delays  []time.Duration
@@ -144,6 +151,15 @@ func (r Result) CPUWithRedisPerMillion() float64 {
 		return 0
 	}
 	return (r.CPUSeconds + r.RedisCPUSeconds) / float64(r.Events) * 1e6
+}
+
+// RedisPerEvent is the bytes redis-server received and sent per event
+// drained.
+func (r Result) RedisPerEvent() (in, out float64) {
+	if r.Events == 0 {
+		return 0, 0
+	}
+	return float64(r.RedisIn) / float64(r.Events), float64(r.RedisOut) / float64(r.Events)
 }
 
 // SubjectsPerSec is the drain rate in subject occurrences.
@@ -428,14 +444,18 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 		prefix = "pb"
 	}
 	h.broker.watch(group)
-	c, err := h.startChild(childSpec{
+	spec := childSpec{
 		Variant: v, Broker: h.broker.Addr(), Topic: topic, Group: group,
 		DeadLetters: deadLetterTopic, Decisions: decisionsTopic,
 		Redis: h.redis.addr, KeyPrefix: prefix, SubjectKey: subjectKeyHex,
 		Timezone: timezone, FlushInterval: h.o.FlushInterval,
 		CPUProfile: profilePath(h.o.ProfileDir, w, v),
 		Since:      time.Now(),
-	})
+	}
+	if v == Transferwatch {
+		spec.MemoryLimit = h.o.MemoryLimit
+	}
+	c, err := h.startChild(spec)
 	if err != nil {
 		return fail(err)
 	}
@@ -460,6 +480,7 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 	}
 	c.mark()
 	redisCPU0 := h.redis.cpuSeconds(ctx)
+	in0, out0 := h.redis.netBytes(ctx)
 	covered := func() time.Time { return h.broker.covered(group, ends) }
 	limit := h.o.DrainTimeout
 	if v != Transferwatch {
@@ -468,6 +489,8 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 	end, ok := waitFor(ctx, c, limit, covered)
 	c.mark()
 	r.RedisCPUSeconds = h.redis.cpuSeconds(ctx) - redisCPU0
+	in1, out1 := h.redis.netBytes(ctx)
+	r.RedisIn, r.RedisOut = in1-in0, out1-out0
 	r.Events = 0
 	for _, e := range ends {
 		r.Events += int(e) // the backlog, and the live streams of the variants before

@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -51,7 +53,8 @@ type childSpec struct {
 	SubjectKey    string        `json:"subject_key"` // hex
 	Timezone      string        `json:"timezone"`
 	FlushInterval time.Duration `json:"flush_interval"`
-	CPUProfile    string        `json:"cpu_profile,omitempty"` // file to write
+	CPUProfile    string        `json:"cpu_profile,omitempty"`  // file to write
+	MemoryLimit   int64         `json:"memory_limit,omitempty"` // bytes; 0 for none
 	// Since is when the child was started: the delays of events published
 	// before (the live streams of the variants before) are not measured.
 	Since time.Time `json:"since"`
@@ -101,8 +104,20 @@ func RunChild(in io.Reader, out io.Writer, log *slog.Logger) error {
 			}
 		}()
 	}
+	if spec.MemoryLimit > 0 {
+		debug.SetMemoryLimit(spec.MemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if spec.CPUProfile != "" {
+		// And the in-use heap at its peak, for -sample_index=inuse_space.
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			heapAtPeak(ctx, strings.TrimSuffix(spec.CPUProfile, ".cpu.pprof")+".heap.pprof")
+		}()
+	}
 
 	var res childResult
 	var handled atomic.Int64
@@ -169,6 +184,64 @@ func RunChild(in io.Reader, out io.Writer, log *slog.Logger) error {
 		res.Err = err.Error()
 	}
 	return json.NewEncoder(out).Encode(res)
+}
+
+// heapAtPeak writes the heap profile to path whenever the live heap (as of
+// the last collection) has grown by a sixteenth past the largest seen so
+// far, checking every 100 ms until ctx ends: the file holds the profile of
+// the peak, give or take a sixteenth. Beside it (.mem.txt) it writes the
+// peak of each of the runtime's memory classes, to tell the live heap
+// from what the collector lets pile up between collections and from what
+// the runtime keeps without returning it.
+func heapAtPeak(ctx context.Context, path string) {
+	names := []string{
+		"/gc/heap/live:bytes",
+		"/gc/heap/goal:bytes",
+		"/memory/classes/heap/objects:bytes",
+		"/memory/classes/heap/unused:bytes",
+		"/memory/classes/heap/free:bytes",
+		"/memory/classes/heap/stacks:bytes",
+		"/memory/classes/total:bytes",
+	}
+	sample := make([]metrics.Sample, len(names))
+	for i, n := range names {
+		sample[i].Name = n
+	}
+	peaks := make([]uint64, len(names))
+	defer func() {
+		var b strings.Builder
+		for i, n := range names {
+			fmt.Fprintf(&b, "%s %d MiB\n", n, peaks[i]>>20)
+		}
+		_ = os.WriteFile(strings.TrimSuffix(path, ".heap.pprof")+".mem.txt", []byte(b.String()), 0o644)
+	}()
+	var peak uint64
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		metrics.Read(sample)
+		for i, s := range sample {
+			if s.Value.Kind() == metrics.KindUint64 {
+				peaks[i] = max(peaks[i], s.Value.Uint64())
+			}
+		}
+		live := peaks[0]
+		if live <= peak+peak/16 {
+			continue
+		}
+		peak = live
+		f, err := os.Create(path)
+		if err != nil {
+			return
+		}
+		_ = pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
+	}
 }
 
 // peakRSS returns the peak resident set size of this process (VmHWM), in
