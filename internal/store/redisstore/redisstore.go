@@ -528,12 +528,20 @@ func (s *Store) apply(ctx context.Context, updates []update) (lost []sketch.Key,
 
 // History implements store.Store.
 func (s *Store) History(ctx context.Context, entity string, years ...int) (sketch.History, error) {
+	h, _, err := s.VersionedHistory(ctx, entity, years...)
+	return h, err
+}
+
+// VersionedHistory implements store.Store: HGETALL reads each entity-year
+// with its version in one step.
+func (s *Store) VersionedHistory(ctx context.Context, entity string, years ...int) (sketch.History, []int64, error) {
 	if err := checkEntity(entity); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	h := make(sketch.History, len(years))
+	versions := make([]int64, len(years))
 	if len(years) == 0 {
-		return h, nil
+		return h, versions, nil
 	}
 	pipe := s.client.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(years))
@@ -541,7 +549,7 @@ func (s *Store) History(ctx context.Context, entity string, years ...int) (sketc
 		cmds[i] = pipe.HGetAll(ctx, s.yearKey(entity, yr))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, wrapErr("history", err)
+		return nil, nil, wrapErr("history", err)
 	}
 	for i, yr := range years {
 		m := cmds[i].Val()
@@ -554,13 +562,97 @@ func (s *Store) History(ctx context.Context, entity string, years ...int) (sketc
 				fields[name] = []byte(v)
 			}
 		}
+		key := s.yearKey(entity, yr)
 		y, err := sketch.DecodeYear(fields)
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: %s: %w", s.yearKey(entity, yr), err)
+			return nil, nil, fmt.Errorf("redisstore: %s: %w", key, err)
+		}
+		versions[i] = store.Unreadable // equal to no stamp: evaluated again
+		if v, ok := m[versionField]; ok {
+			if n, err := parseVersion(v); err == nil {
+				versions[i] = n
+			}
 		}
 		h[yr] = y
 	}
-	return h, nil
+	return h, versions, nil
+}
+
+// stampEntities bounds the entities whose stamps one pipeline reads (each
+// is len(years)+2 small commands).
+const stampEntities = 256
+
+// Stamps implements store.Store: per entity, HGET of each entity-year's
+// version and of the decision record's, and LLEN of the outbox, pipelined
+// (a cluster pipeline goes to each node with the keys it holds).
+func (s *Store) Stamps(ctx context.Context, entities []string, years ...int) ([]store.Stamp, error) {
+	for _, id := range entities {
+		if err := checkEntity(id); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]store.Stamp, 0, len(entities))
+	for chunk := range slices.Chunk(entities, stampEntities) {
+		pipe := s.client.Pipeline()
+		type cmds struct {
+			years    []*redis.StringCmd
+			decision *redis.StringCmd
+			pending  *redis.IntCmd
+		}
+		cs := make([]cmds, len(chunk))
+		for i, id := range chunk {
+			cs[i].years = make([]*redis.StringCmd, len(years))
+			for j, yr := range years {
+				cs[i].years[j] = pipe.HGet(ctx, s.yearKey(id, yr), versionField)
+			}
+			cs[i].decision = pipe.HGet(ctx, s.decisionKey(id), "version")
+			cs[i].pending = pipe.LLen(ctx, s.outboxKey(id))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && unavailable(err) {
+			return nil, wrapErr("stamps", err)
+		}
+		for i := range chunk {
+			st := store.Stamp{Years: make([]int64, len(years))}
+			var err error
+			for j, c := range cs[i].years {
+				if st.Years[j], err = stampVersion(c); err != nil {
+					return nil, err
+				}
+			}
+			if st.Decision, err = stampVersion(cs[i].decision); err != nil {
+				return nil, err
+			}
+			n, err := cs[i].pending.Result()
+			switch {
+			case unavailable(err):
+				return nil, wrapErr("stamps", err)
+			case err != nil:
+				st.Decision = store.Unreadable
+			}
+			st.Pending = int(n)
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// stampVersion reads a version for Stamps: 0 when absent, store.Unreadable
+// when it cannot be read; an error only when Redis cannot answer.
+func stampVersion(c *redis.StringCmd) (int64, error) {
+	v, err := c.Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return 0, nil
+	case unavailable(err):
+		return 0, wrapErr("stamps", err)
+	case err != nil:
+		return store.Unreadable, nil
+	}
+	n, err := parseVersion(v)
+	if err != nil {
+		return store.Unreadable, nil
+	}
+	return n, nil
 }
 
 // Entities implements store.Store.
