@@ -25,7 +25,19 @@ type metrics struct {
 	// recipients are unbounded).
 	flows        *prometheus.GaugeVec
 	flowsOutside *prometheus.GaugeVec
+	// roundEntities counts the entities of evaluation rounds by outcome;
+	// roundDuration times complete rounds.
+	roundEntities *prometheus.CounterVec
+	roundDuration prometheus.Histogram
 }
+
+// Outcomes of an entity in an evaluation round (label outcome of
+// transferwatch_round_entities_total).
+const (
+	outcomeEvaluated = "evaluated"   // read and evaluated again
+	outcomeConfirmed = "reconfirmed" // unchanged: its figures' time raised
+	outcomeFailed    = "failed"      // its stamp could not be read: neither
+)
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
@@ -74,9 +86,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "transferwatch_flows_outside_scope",
 			Help: "Flows of the entity outside the scope of every approval covering a breached rule that counts them.",
 		}, []string{"entity"}),
+		roundEntities: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "transferwatch_round_entities_total",
+			Help: "Entities of the periodic evaluation rounds, by outcome: evaluated (their figures, decision record or date changed), reconfirmed (unchanged: the time of their figures raised without reading them) or failed (the store could not be read).",
+		}, []string{"outcome"}),
+		roundDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "transferwatch_round_duration_seconds",
+			Help:    "Duration of complete periodic evaluation rounds over every known entity; above http.max_staleness, decisions answer 503 stale.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 12), // 10 ms to about 4 min
+		}),
 	}
 	for _, d := range policy.Decisions() {
 		m.changes.WithLabelValues(string(d))
+	}
+	for _, o := range []string{outcomeEvaluated, outcomeConfirmed, outcomeFailed} {
+		m.roundEntities.WithLabelValues(o)
 	}
 	return m
 }
