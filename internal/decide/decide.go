@@ -132,6 +132,7 @@ type Options struct {
 	// Test hooks (set through export_test.go).
 	afterSwap     func(entity string)     // a change was recorded, not yet published
 	beforePublish func(entities []string) // leases held, messages read, not yet written
+	stampChunk    int                     // entities per Stamps call; 0: stampChunk
 }
 
 // Decider evaluates entities and publishes their decision changes.
@@ -355,9 +356,13 @@ func (d *Decider) round(ctx context.Context, announce bool) error {
 	start := d.opts.Now()
 	thisYear, _ := sketch.DayOf(start, d.loc())
 	stamps := make([]*store.Stamp, len(ids)) // nil: not read
+	chunk := stampChunk
+	if d.opts.stampChunk > 0 {
+		chunk = d.opts.stampChunk
+	}
 	var errs []error
-	for lo := 0; lo < len(ids); lo += stampChunk {
-		hi := min(lo+stampChunk, len(ids))
+	for lo := 0; lo < len(ids); lo += chunk {
+		hi := min(lo+chunk, len(ids))
 		got, err := d.store.Stamps(ctx, ids[lo:hi], thisYear-1, thisYear)
 		if err == nil && len(got) != hi-lo {
 			err = fmt.Errorf("the store returned %d stamps for %d entities", len(got), hi-lo)

@@ -1,5 +1,7 @@
 package decide
 
+import "context"
+
 // WithHooks returns o with the test hooks set: afterSwap runs when a change
 // was recorded and before it is published; beforePublish when the leases of
 // a publication are held and its messages read, before they are written.
@@ -7,4 +9,16 @@ func WithHooks(o Options, afterSwap func(entity string), beforePublish func(enti
 	o.afterSwap = afterSwap
 	o.beforePublish = beforePublish
 	return o
+}
+
+// WithStampChunk returns o reading the stamps of n entities per store call.
+func WithStampChunk(o Options, n int) Options {
+	o.stampChunk = n
+	return o
+}
+
+// Round runs one evaluation round of every known entity, as Run does every
+// Refresh (announce: every Reannounce).
+func (d *Decider) Round(ctx context.Context, announce bool) error {
+	return d.round(ctx, announce)
 }
