@@ -22,3 +22,7 @@ func WithStampChunk(o Options, n int) Options {
 func (d *Decider) Round(ctx context.Context, announce bool) error {
 	return d.round(ctx, announce)
 }
+
+// ForgetBases makes the next round evaluate every entity again, as every
+// round did before rounds re-confirmed unchanged entities.
+func (d *Decider) ForgetBases() { d.forgetBases() }
