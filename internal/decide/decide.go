@@ -370,7 +370,7 @@ func (d *Decider) round(ctx context.Context, announce bool) error {
 		if err != nil {
 			// The rest neither: a store that fails now fails them too.
 			d.noteStore(err)
-			d.m.roundEntities.WithLabelValues(outcomeFailed).Add(float64(len(ids) - lo))
+			d.m.evaluations.WithLabelValues(triggerRound, outcomeFailed).Add(float64(len(ids) - lo))
 			errs = append(errs, fmt.Errorf("read the stamps of %d entities: %w", len(ids)-lo, err))
 			break
 		}
@@ -383,7 +383,7 @@ func (d *Decider) round(ctx context.Context, announce bool) error {
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	d.m.roundEntities.WithLabelValues(outcomeConfirmed).Add(float64(len(confirmed)))
+	d.m.evaluations.WithLabelValues(triggerRound, outcomeConfirmed).Add(float64(len(confirmed)))
 	for len(todo) > 0 {
 		n := min(len(todo), roundChunk)
 		var at *time.Time
@@ -394,7 +394,7 @@ func (d *Decider) round(ctx context.Context, announce bool) error {
 		if !ran {
 			return errors.Join(append(errs, err)...)
 		}
-		d.m.roundEntities.WithLabelValues(outcomeEvaluated).Add(float64(n))
+		d.m.evaluations.WithLabelValues(triggerRound, outcomeEvaluated).Add(float64(n))
 		errs = append(errs, err)
 		if todo = todo[n:]; len(todo) > 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -519,6 +519,34 @@ func (d *Decider) reconfirmable(id string, st store.Stamp, today civil.Date) boo
 		return false
 	}
 	return true
+}
+
+// changed returns the entities of ids whose evaluation after a flush may
+// change their status: all but those whose stamp shows the figures, record
+// and date of their last evaluation (a flush that added no one new, an
+// entity the round evaluated since its flush). Those it leaves out keep
+// their status and its time: nothing is re-confirmed here (that takes
+// Verify, once per round). Should the stamps fail, it returns ids: the
+// evaluation meets the failure and reports it.
+func (d *Decider) changed(ctx context.Context, ids []string) []string {
+	now := d.opts.Now()
+	thisYear, _ := sketch.DayOf(now, d.loc())
+	today := civil.DateOf(now.In(d.loc()))
+	stamps, err := d.store.Stamps(ctx, ids, thisYear-1, thisYear)
+	if err != nil || len(stamps) != len(ids) {
+		return ids
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := ids[:0:0]
+	for i, id := range ids {
+		if !d.reconfirmable(id, stamps[i], today) {
+			out = append(out, id)
+		}
+	}
+	d.m.evaluations.WithLabelValues(triggerFlush, outcomeUnchanged).Add(float64(len(ids) - len(out)))
+	d.m.evaluations.WithLabelValues(triggerFlush, outcomeEvaluated).Add(float64(len(out)))
+	return out
 }
 
 // forgetBases makes every entity's next round evaluate it again.
@@ -663,6 +691,11 @@ func (d *Decider) evaluateRan(ctx context.Context, ids []string, announce bool, 
 		d.seen[id] = true
 	}
 	d.mu.Unlock()
+	if roundStart == nil && !announce {
+		if ids = d.changed(ctx, ids); len(ids) == 0 {
+			return true, nil
+		}
+	}
 	d.verify = sync.OnceValue(func() error {
 		if d.opts.Verify == nil {
 			return nil

@@ -42,26 +42,28 @@ func (s *countingStore) Stamps(ctx context.Context, entities []string, years ...
 	return s.Store.Stamps(ctx, entities, years...)
 }
 
-// roundOutcome returns transferwatch_round_entities_total{outcome}.
-func (in *instance) roundOutcome(t *testing.T, outcome string) float64 {
+// roundOutcome returns transferwatch_evaluations_total{trigger="round",outcome}.
+func (in *instance) evaluations(t *testing.T, trigger, outcome string) float64 {
 	t.Helper()
 	mfs, err := in.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "transferwatch_round_entities_total" {
+		if mf.GetName() != "transferwatch_evaluations_total" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == outcome {
-					return m.GetCounter().GetValue()
-				}
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["trigger"] == trigger && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
 			}
 		}
 	}
-	t.Fatalf("no transferwatch_round_entities_total{outcome=%q}", outcome)
+	t.Fatalf("no transferwatch_evaluations_total{trigger=%q,outcome=%q}", trigger, outcome)
 	return 0
 }
 
@@ -113,7 +115,7 @@ func TestRoundReconfirmsOnlyUnchanged(t *testing.T) {
 			t.Errorf("Verdict(%s) = %+v, %v; want allow as of now", id, v, err)
 		}
 	}
-	if got := d.roundOutcome(t, "reconfirmed"); got != 3 {
+	if got := d.evaluations(t, "round", "reconfirmed"); got != 3 {
 		t.Errorf("reconfirmed = %v, want 3", got)
 	}
 
@@ -133,7 +135,7 @@ func TestRoundReconfirmsOnlyUnchanged(t *testing.T) {
 	if len(got) != before+1 || got[len(got)-1].Entity != "globex-bj" || got[len(got)-1].Decision != policy.Block {
 		t.Fatalf("published after the merge: %+v, want globex-bj's block only", got[before:])
 	}
-	if got := d.roundOutcome(t, "evaluated"); got != 3+1 {
+	if got := d.evaluations(t, "round", "evaluated"); got != 3+1 {
 		t.Errorf("evaluated = %v, want 4 (3 at start, then globex-bj)", got)
 	}
 
@@ -275,7 +277,7 @@ func TestRoundAfterRedisRestartedEmpty(t *testing.T) {
 	if v, err := d.Verdict("acme-sh", clk.Now()); !errors.Is(err, decide.ErrStoreIntegrity) {
 		t.Errorf("Verdict = %+v, %v; want ErrStoreIntegrity", v, err)
 	}
-	if got := d.roundOutcome(t, "reconfirmed"); got != 0 {
+	if got := d.evaluations(t, "round", "reconfirmed"); got != 0 {
 		t.Errorf("reconfirmed = %v, want 0", got)
 	}
 
@@ -290,7 +292,7 @@ func TestRoundAfterRedisRestartedEmpty(t *testing.T) {
 	if err := d.Round(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	if got := d.roundOutcome(t, "reconfirmed"); got != 0 {
+	if got := d.evaluations(t, "round", "reconfirmed"); got != 0 {
 		t.Errorf("reconfirmed after the incident = %v, want 0: every entity evaluated again", got)
 	}
 	s, _ := d.Status("acme-sh")
@@ -339,7 +341,7 @@ func TestRoundStoreFailsMidRound(t *testing.T) {
 			t.Errorf("as_of of %s = %s, want %s", id, got, want)
 		}
 	}
-	if got := d.roundOutcome(t, "failed"); got != 3 {
+	if got := d.evaluations(t, "round", "failed"); got != 3 {
 		t.Errorf("failed = %v, want 3", got)
 	}
 	clk.Advance(time.Minute) // 2m30s after start
@@ -406,5 +408,47 @@ func TestRoundAtMidnight(t *testing.T) {
 	}
 	if l := last(t, published(t, c), "acme-sh"); l.Decision != policy.Block || l.Version != 2 {
 		t.Errorf("last record on the topic %s v%d, want block v2", l.Decision, l.Version)
+	}
+}
+
+// TestEvaluateAfterFlushSkipsUnchanged: an evaluation after a flush that
+// added no one new (a replay after a crash merges the same events again)
+// reads no figures and leaves the status and its as_of as they were; after
+// a flush with new people it reads and evaluates.
+func TestEvaluateAfterFlushSkipsUnchanged(t *testing.T) {
+	c := kafkatest.New(t, 1, decisions)
+	rds := redistest.Server(t)
+	ctx := context.Background()
+	raw := redisClient(t, rds)
+	st := &countingStore{Store: raw}
+	addSensitive(t, raw, "acme-sh", 0, 8_800) // warn
+	clk := &clock{t: day}
+	d := newInstance(t, c, st, clk, decide.Options{})
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	addSensitive(t, raw, "acme-sh", 0, 8_800) // the same people again
+	if err := d.Evaluate(ctx, []string{"acme-sh"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.reads.Load(); n != 1 {
+		t.Errorf("an evaluation after a flush of nothing new read figures %d times more", n-1)
+	}
+	if got := asOf(t, d, "acme-sh"); !got.Equal(day) {
+		t.Errorf("as_of = %s, want still %s: skipping re-confirms nothing", got, day)
+	}
+	if got := d.evaluations(t, "flush", "unchanged"); got != 1 {
+		t.Errorf("flush unchanged = %v, want 1", got)
+	}
+	addSensitive(t, raw, "acme-sh", 8_800, 10_400) // new people: block
+	if err := d.Evaluate(ctx, []string{"acme-sh"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.reads.Load(); n != 2 {
+		t.Errorf("an evaluation after new people read figures %d times more, want once", n-1)
+	}
+	if v, err := d.Verdict("acme-sh", clk.Now()); err != nil || v.Decision != policy.Block || !v.AsOf.Equal(clk.Now()) {
+		t.Errorf("Verdict after new people = %+v, %v; want block as of now", v, err)
 	}
 }

@@ -62,7 +62,7 @@ func Exported() []Metric {
 		{Name: "transferwatch_flows", Labels: []string{"entity"}},
 		{Name: "transferwatch_flows_outside_scope", Labels: []string{"entity"}},
 		{Name: "transferwatch_flow_overflow_events_total", Labels: []string{}},
-		{Name: "transferwatch_round_entities_total", Labels: []string{"outcome"}},
+		{Name: "transferwatch_evaluations_total", Labels: []string{"trigger", "outcome"}},
 		{Name: "transferwatch_round_duration_seconds_bucket", Labels: []string{"le"}},
 		{Name: "transferwatch_round_duration_seconds_sum", Labels: []string{}},
 		{Name: "transferwatch_round_duration_seconds_count", Labels: []string{}},
