@@ -419,7 +419,8 @@ func (d *Decider) round(ctx context.Context, announce bool) error {
 // (read from the store at or after start; nil: not read) show that an
 // evaluation at start would give the status they have: it raises their
 // UpdatedAt, the time of their figures, to start. It returns the entities
-// to evaluate again and those it re-confirmed. With complete and nothing to
+// to evaluate again, those never evaluated first (they have no decision at
+// all yet), and those it re-confirmed. With complete and nothing to
 // evaluate again, the round is complete.
 //
 // Failing closed comes first: confirm re-confirms nothing when StoreOK or
@@ -450,10 +451,14 @@ func (d *Decider) confirm(ctx context.Context, ids []string, stamps []*store.Sta
 	today := civil.DateOf(asOf)
 	d.mu.Lock()
 	var candidates []int
+	var fresh []string // never evaluated: no decision at all yet, so first
 	for i, id := range ids {
 		d.seen[id] = true
+		_, known := d.entries[id]
 		switch {
 		case stamps[i] == nil:
+		case !known:
+			fresh = append(fresh, id)
 		case d.reconfirmable(id, *stamps[i], today):
 			candidates = append(candidates, i)
 		default:
@@ -461,6 +466,7 @@ func (d *Decider) confirm(ctx context.Context, ids []string, stamps []*store.Sta
 		}
 	}
 	d.mu.Unlock()
+	todo = append(fresh, todo...)
 	if len(candidates) > 0 && d.opts.Verify != nil {
 		// The stamps were read before this: a store found whole now held
 		// at least what it held then.
