@@ -91,9 +91,11 @@ const (
 type Options struct {
 	Settings policy.Settings
 	Entities []policy.Entity // the registry from the configuration
-	// Refresh is how often every known entity is evaluated again, so that
-	// days passing, approvals expiring, the year rolling over and other
-	// instances' flushes show, and pending outboxes are drained. Default
+	// Refresh is how often a round brings every known entity up to date,
+	// so that days passing, approvals expiring, the year rolling over and
+	// other instances' flushes show, and pending outboxes are drained: it
+	// evaluates again the entities whose figures, decision record or date
+	// changed, and re-confirms the others (see round). Default
 	// DefaultRefresh.
 	Refresh time.Duration
 	// Reannounce is how often every known entity's current decision is
