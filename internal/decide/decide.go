@@ -135,6 +135,7 @@ type Options struct {
 	afterSwap     func(entity string)     // a change was recorded, not yet published
 	beforePublish func(entities []string) // leases held, messages read, not yet written
 	stampChunk    int                     // entities per Stamps call; 0: stampChunk
+	roundChunk    int                     // entities per evaluation of a round; 0: roundChunk
 }
 
 // Decider evaluates entities and publishes their decision changes.
@@ -386,8 +387,12 @@ func (d *Decider) round(ctx context.Context, announce bool) error {
 		return errors.Join(append(errs, err)...)
 	}
 	d.m.evaluations.WithLabelValues(triggerRound, outcomeConfirmed).Add(float64(len(confirmed)))
+	evalChunk := roundChunk
+	if d.opts.roundChunk > 0 {
+		evalChunk = d.opts.roundChunk
+	}
 	for len(todo) > 0 {
-		n := min(len(todo), roundChunk)
+		n := min(len(todo), evalChunk)
 		var at *time.Time
 		if n == len(todo) && complete {
 			at = &start // the last chunk completes the round

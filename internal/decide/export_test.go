@@ -17,6 +17,12 @@ func WithStampChunk(o Options, n int) Options {
 	return o
 }
 
+// WithRoundChunk returns o evaluating n entities at a time in a round.
+func WithRoundChunk(o Options, n int) Options {
+	o.roundChunk = n
+	return o
+}
+
 // Round runs one evaluation round of every known entity, as Run does every
 // Refresh (announce: every Reannounce).
 func (d *Decider) Round(ctx context.Context, announce bool) error {

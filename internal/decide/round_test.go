@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,12 +27,18 @@ type countingStore struct {
 	reads    atomic.Int64
 	stamps   atomic.Int64
 	failFrom int64
+
+	mu    sync.Mutex
+	order []string // entities whose figures were read, in order
 }
 
 var errStampsDown = errors.New("stamps: connection refused")
 
 func (s *countingStore) VersionedHistory(ctx context.Context, entity string, years ...int) (sketch.History, []int64, error) {
 	s.reads.Add(1)
+	s.mu.Lock()
+	s.order = append(s.order, entity)
+	s.mu.Unlock()
 	return s.Store.VersionedHistory(ctx, entity, years...)
 }
 
@@ -450,5 +457,34 @@ func TestEvaluateAfterFlushSkipsUnchanged(t *testing.T) {
 	}
 	if v, err := d.Verdict("acme-sh", clk.Now()); err != nil || v.Decision != policy.Block || !v.AsOf.Equal(clk.Now()) {
 		t.Errorf("Verdict after new people = %+v, %v; want block as of now", v, err)
+	}
+}
+
+// TestRoundEvaluatesNewEntitiesFirst: an entity never evaluated (no
+// decision at all yet) is evaluated before entities that changed, whatever
+// their ids.
+func TestRoundEvaluatesNewEntitiesFirst(t *testing.T) {
+	c := kafkatest.New(t, 1, decisions)
+	rds := redistest.Server(t)
+	ctx := context.Background()
+	raw := redisClient(t, rds)
+	st := &countingStore{Store: raw}
+	addSensitive(t, raw, "a-old", 0, 1_000)
+	d := newInstance(t, c, st, nil, decide.WithRoundChunk(decide.Options{}, 1))
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	addSensitive(t, raw, "a-old", 1_000, 2_000) // changed
+	addSensitive(t, raw, "z-new", 0, 1_000)     // never evaluated
+	st.mu.Lock()
+	st.order = nil
+	st.mu.Unlock()
+	if err := d.Round(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.order) != 2 || st.order[0] != "z-new" || st.order[1] != "a-old" {
+		t.Fatalf("figures read in the order %v, want [z-new a-old]", st.order)
 	}
 }
