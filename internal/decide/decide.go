@@ -359,13 +359,13 @@ func (d *Decider) round(ctx context.Context, announce bool) error {
 	start := d.opts.Now()
 	thisYear, _ := sketch.DayOf(start, d.loc())
 	stamps := make([]*store.Stamp, len(ids)) // nil: not read
-	chunk := stampChunk
+	perRead := stampChunk
 	if d.opts.stampChunk > 0 {
-		chunk = d.opts.stampChunk
+		perRead = d.opts.stampChunk
 	}
 	var errs []error
-	for lo := 0; lo < len(ids); lo += chunk {
-		hi := min(lo+chunk, len(ids))
+	for lo := 0; lo < len(ids); lo += perRead {
+		hi := min(lo+perRead, len(ids))
 		got, err := d.store.Stamps(ctx, ids[lo:hi], thisYear-1, thisYear)
 		if err == nil && len(got) != hi-lo {
 			err = fmt.Errorf("the store returned %d stamps for %d entities", len(got), hi-lo)
