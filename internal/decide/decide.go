@@ -61,7 +61,7 @@ import (
 
 // Store is what the decider reads and records.
 type Store interface {
-	VersionedHistory(ctx context.Context, entity string, years ...int) (sketch.History, []int64, error)
+	VersionedHistory(ctx context.Context, entity string, years ...int) (sketch.History, []string, error)
 	Stamps(ctx context.Context, entities []string, years ...int) ([]store.Stamp, error)
 	Entities(ctx context.Context) ([]string, error)
 	Ping(ctx context.Context) error
@@ -175,8 +175,8 @@ type entry struct {
 	basis *basis
 }
 
-// basis is what one evaluation held against the policy: the versions of
-// the entity-years it read (last year, this year), the version of the
+// basis is what one evaluation held against the policy: the stamp tokens
+// of the entity-years it read (last year, this year), the version of the
 // decision record it left, and the civil date of its "today".
 //
 // policy.Observe and policy.Evaluate depend on the time only through the
@@ -187,7 +187,7 @@ type entry struct {
 // evaluation gives the same status but for UpdatedAt: a round can
 // re-confirm it (see Decider.confirm) without reading the figures.
 type basis struct {
-	years    []int64
+	years    []string
 	decision int64
 	date     civil.Date
 }
@@ -431,10 +431,10 @@ func (d *Decider) round(ctx context.Context, announce bool) error {
 // evaluate again, the round is complete.
 //
 // Failing closed comes first: confirm re-confirms nothing when StoreOK or
-// Verify doubt the store's integrity (a store emptied by a restart, or
-// rolled back, may hold versions that climbed back to those of lost
-// figures), and after such a doubt it forgets every basis, so that every
-// entity is evaluated again from what the store holds now.
+// Verify doubt the store's integrity (a store rolled back may hold tokens
+// and versions that climbed back to those of lost figures), and after such
+// a doubt it forgets every basis, so that every entity is evaluated again
+// from what the store holds now.
 func (d *Decider) confirm(ctx context.Context, ids []string, stamps []*store.Stamp, start time.Time, complete bool) (todo, confirmed []string, err error) {
 	d.evalMu.Lock()
 	defer d.evalMu.Unlock()
@@ -517,15 +517,17 @@ func (d *Decider) confirm(ctx context.Context, ids []string, stamps []*store.Sta
 // the decisions topic above the record's (the store lost decisions). d.mu
 // is held.
 //
-// Versions of entity-years and records only rise and every write moves
-// them, so equal versions mean equal figures and record, with one
-// exception: a store emptied or rolled back whose versions climb back to
-// the same numbers. StoreOK and Verify catch those (confirm).
+// Every write of an entity-year changes its token (the Redis store's holds
+// a nonce made when the hash is created, and the number of its last
+// delta), and every recorded decision raises the record's version, so an
+// equal stamp means equal figures and record, with one exception: a store
+// rolled back (restored from a backup) whose tokens and versions climb back
+// to the same numbers. StoreOK and Verify catch those (confirm).
 func (d *Decider) reconfirmable(id string, st store.Stamp, today civil.Date) bool {
 	e, ok := d.entries[id]
 	if !ok || e.basis == nil || e.basis.date != today || st.Pending != 0 ||
 		st.Decision != e.basis.decision || st.Decision == store.Unreadable ||
-		!slices.Equal(st.Years, e.basis.years) || slices.Contains(st.Years, store.Unreadable) {
+		!slices.Equal(st.Years, e.basis.years) {
 		return false
 	}
 	if fl, ok := d.floors[id]; ok && fl.Version > st.Decision {
@@ -536,8 +538,8 @@ func (d *Decider) reconfirmable(id string, st store.Stamp, today civil.Date) boo
 
 // changed returns the entities of ids whose evaluation after a flush may
 // change their status: all but those whose stamp shows the figures, record
-// and date of their last evaluation (a flush that added no one new, an
-// entity the round evaluated since its flush). Those it leaves out keep
+// and date of their last evaluation (an entity a round evaluated since its
+// flush). Those it leaves out keep
 // their status and its time: nothing is re-confirmed here (that takes
 // Verify, once per round). Should the stamps fail, it returns ids: the
 // evaluation meets the failure and reports it.
@@ -919,8 +921,8 @@ func (d *Decider) raiseFloor(id string, r Record) {
 }
 
 // status reads the entity's sketches and evaluates them; it returns the
-// versions of the entity-years read (last year, this year).
-func (d *Decider) status(ctx context.Context, id string, now time.Time) (policy.Status, []int64, error) {
+// stamp tokens of the entity-years read (last year, this year).
+func (d *Decider) status(ctx context.Context, id string, now time.Time) (policy.Status, []string, error) {
 	s := d.opts.Settings
 	thisYear, today := sketch.DayOf(now, d.loc())
 	hist, years, err := d.store.VersionedHistory(ctx, id, thisYear-1, thisYear)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"
+	"github.com/transferwatch/transferwatch/internal/store/redisstore"
 	"github.com/transferwatch/transferwatch/internal/testutil/kafkatest"
 	"github.com/transferwatch/transferwatch/internal/testutil/redistest"
 )
@@ -34,7 +36,7 @@ type countingStore struct {
 
 var errStampsDown = errors.New("stamps: connection refused")
 
-func (s *countingStore) VersionedHistory(ctx context.Context, entity string, years ...int) (sketch.History, []int64, error) {
+func (s *countingStore) VersionedHistory(ctx context.Context, entity string, years ...int) (sketch.History, []string, error) {
 	s.reads.Add(1)
 	s.mu.Lock()
 	s.order = append(s.order, entity)
@@ -217,43 +219,54 @@ func TestRoundDrainsPendingOutbox(t *testing.T) {
 	}
 }
 
-// TestRoundAfterRedisRestartedEmpty: Redis restarts empty and refills so
-// that acme-sh's versions climb back to those the decider evaluated (its
-// year at version 1, its record repaired at version 1) with other people.
-// The stamps match, but the integrity check finds the store emptied: the
-// round re-confirms nothing and Verdict fails closed. Once the store is
-// whole again, every entity is evaluated again from what it holds, not
-// re-confirmed from the stamps.
+// integrityCheck is the store-integrity check of a test, as ingest's
+// Checker does it against the consumer group's offsets: here, a key the
+// store keeps while whole. verify checks afresh (Options.Verify); ok
+// returns the last verdict (Options.StoreOK).
+type integrityCheck struct {
+	t       *testing.T
+	raw     *redisstore.Store
+	key     string
+	verdict atomic.Pointer[error]
+}
+
+func (c *integrityCheck) verify(ctx context.Context) error {
+	var err error
+	if st, rerr := c.raw.Stamps(ctx, []string{c.key}, 2026); rerr != nil || st[0].Years[0] == "" {
+		err = errors.New("the store holds less than the group committed")
+	}
+	c.verdict.Store(&err)
+	return err
+}
+
+func (c *integrityCheck) ok() error {
+	if p := c.verdict.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// whole marks the store whole: an entity only the check merges.
+func (c *integrityCheck) whole(ctx context.Context) {
+	c.t.Helper()
+	addSensitive(c.t, c.raw, c.key, 0, 1)
+}
+
+// TestRoundAfterRedisRestartedEmpty: Redis restarts empty and refills
+// (other people, and acme-sh's record repaired as another instance would).
+// The integrity check notices the loss: the next round re-confirms nothing,
+// evaluates nothing and Verdict fails closed. Once the store is whole
+// again, every entity is evaluated again from what it holds.
 func TestRoundAfterRedisRestartedEmpty(t *testing.T) {
 	c := kafkatest.New(t, 1, decisions)
 	rds := redistest.Server(t)
-	raw := rawRedis(t, rds)
 	ctx := context.Background()
 	st := redisClient(t, rds)
-	// The integrity check, as ingest's Checker does it against the
-	// consumer group's offsets: here, a key the store keeps while whole.
-	const whole = "tw:test-whole"
-	var verdict atomic.Pointer[error]
-	verify := func(ctx context.Context) error {
-		var err error
-		if n, rerr := raw.Exists(ctx, whole).Result(); rerr != nil || n == 0 {
-			err = errors.New("the store holds less than the group committed")
-		}
-		verdict.Store(&err)
-		return err
-	}
-	storeOK := func() error {
-		if p := verdict.Load(); p != nil {
-			return *p
-		}
-		return nil
-	}
-	if err := raw.Set(ctx, whole, 1, 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	check := &integrityCheck{t: t, raw: st, key: "integrity-mark"}
+	check.whole(ctx)
 	addSensitive(t, st, "acme-sh", 0, 10_400) // block
 	clk := &clock{t: day}
-	d := newInstance(t, c, st, clk, decide.Options{Verify: verify, StoreOK: storeOK})
+	d := newInstance(t, c, st, clk, decide.Options{Verify: check.verify, StoreOK: check.ok})
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -269,11 +282,9 @@ func TestRoundAfterRedisRestartedEmpty(t *testing.T) {
 	if ok, err := st.RepairDecision(ctx, "acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "block"}, msg); err != nil || !ok {
 		t.Fatalf("repair: %t, %v", ok, err)
 	}
-	stamps, err := st.Stamps(ctx, []string{"acme-sh"}, 2025, 2026)
-	if err != nil || stamps[0].Years[1] != 1 || stamps[0].Decision != 1 {
-		t.Fatalf("stamps after the refill = %+v, %v; the test needs versions back at 1", stamps, err)
+	if err := check.verify(ctx); err == nil { // the checker's periodic run
+		t.Fatal("the integrity check found the emptied store whole")
 	}
-
 	clk.Advance(time.Minute)
 	if err := d.Round(ctx, false); !errors.Is(err, decide.ErrStoreIntegrity) {
 		t.Fatalf("round over the emptied store = %v, want ErrStoreIntegrity", err)
@@ -289,10 +300,81 @@ func TestRoundAfterRedisRestartedEmpty(t *testing.T) {
 	}
 
 	// The operator resolves the incident; the checker finds it whole.
-	if err := raw.Set(ctx, whole, 1, 0).Err(); err != nil {
+	check.whole(ctx)
+	if err := check.verify(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := verify(ctx); err != nil {
+	clk.Advance(time.Minute)
+	if err := d.Round(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.evaluations(t, "round", "reconfirmed"); got != 0 {
+		t.Errorf("reconfirmed after the incident = %v, want 0: every entity evaluated again", got)
+	}
+	s, _ := d.Status("acme-sh")
+	now := figure(s, sketch.Sensitive, sketch.CurrentYear)
+	if !s.UpdatedAt.Equal(clk.Now()) || now < 10_300 || now > 10_700 {
+		t.Errorf("after the incident: as_of %s, sensitive %d; want now, the refilled 10,500", s.UpdatedAt, now)
+	}
+}
+
+// TestRoundAfterBackupRestored: an entity-year is restored from an older
+// backup (same hash, fewer deltas) and refilled with other people until
+// its token is back to the one the decider evaluated: the stamps match,
+// but Verify, called before re-confirming, finds the store rolled back:
+// nothing is re-confirmed. Once whole again, every entity is evaluated
+// again, not re-confirmed from the stamps.
+func TestRoundAfterBackupRestored(t *testing.T) {
+	c := kafkatest.New(t, 1, decisions)
+	rds := redistest.Server(t)
+	raw := rawRedis(t, rds)
+	ctx := context.Background()
+	st := redisClient(t, rds)
+	check := &integrityCheck{t: t, raw: st, key: "integrity-mark"}
+	check.whole(ctx)
+	const key = "tw:{acme-sh}:y2026"
+	addSensitive(t, st, "acme-sh", 0, 5_000)
+	backup, err := raw.Dump(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addSensitive(t, st, "acme-sh", 5_000, 10_400) // block
+	clk := &clock{t: day}
+	d := newInstance(t, c, st, clk, decide.Options{Verify: check.verify, StoreOK: check.ok})
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := d.Status("acme-sh")
+	before, err := st.Stamps(ctx, []string{"acme-sh"}, 2025, 2026)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := raw.RestoreReplace(ctx, key, 0, backup).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Del(ctx, "tw:{integrity-mark}:y2026").Result(); err != nil { // restored too
+		t.Fatal(err)
+	}
+	addSensitive(t, st, "acme-sh", 20_000, 30_500) // other people, as many merges as were lost
+	after, err := st.Stamps(ctx, []string{"acme-sh"}, 2025, 2026)
+	if err != nil || !slices.Equal(after[0].Years, before[0].Years) || after[0].Decision != before[0].Decision {
+		t.Fatalf("stamps after the refill = %+v, %v; the test needs them back at %+v", after, err, before)
+	}
+
+	clk.Advance(time.Minute)
+	if err := d.Round(ctx, false); !errors.Is(err, decide.ErrStoreIntegrity) {
+		t.Fatalf("round over the rolled-back store = %v, want ErrStoreIntegrity", err)
+	}
+	if got := asOf(t, d, "acme-sh"); !got.Equal(day) {
+		t.Errorf("as_of after the held round = %s, want still %s", got, day)
+	}
+	if got := d.evaluations(t, "round", "reconfirmed"); got != 0 {
+		t.Errorf("reconfirmed = %v, want 0", got)
+	}
+
+	check.whole(ctx)
+	if err := check.verify(ctx); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(time.Minute)
@@ -304,11 +386,8 @@ func TestRoundAfterRedisRestartedEmpty(t *testing.T) {
 	}
 	s, _ := d.Status("acme-sh")
 	was, now := figure(first, sketch.Sensitive, sketch.CurrentYear), figure(s, sketch.Sensitive, sketch.CurrentYear)
-	if !s.UpdatedAt.Equal(clk.Now()) || now < 10_300 || now > 10_700 || was > 10_600 {
-		t.Errorf("after the incident: as_of %s, sensitive %d (was %d); want now, the refilled 10,500", s.UpdatedAt, now, was)
-	}
-	if v, err := d.Verdict("acme-sh", clk.Now()); err != nil || v.Decision != policy.Block {
-		t.Errorf("Verdict after the incident = %+v, %v; want block", v, err)
+	if !s.UpdatedAt.Equal(clk.Now()) || now < 15_200 || now > 15_800 || was > 10_700 {
+		t.Errorf("after the incident: as_of %s, sensitive %d (was %d); want now, the restored 5,000 and the new 10,500", s.UpdatedAt, now, was)
 	}
 }
 
@@ -418,32 +497,37 @@ func TestRoundAtMidnight(t *testing.T) {
 	}
 }
 
-// TestEvaluateAfterFlushSkipsUnchanged: an evaluation after a flush that
-// added no one new (a replay after a crash merges the same events again)
-// reads no figures and leaves the status and its as_of as they were; after
-// a flush with new people it reads and evaluates.
+// TestEvaluateAfterFlushSkipsUnchanged: an evaluation after a flush of an
+// entity that a round already evaluated since (its stamp is the one
+// evaluated) reads no figures and leaves the status and its as_of as they
+// were; after a flush with new people it reads and evaluates.
 func TestEvaluateAfterFlushSkipsUnchanged(t *testing.T) {
 	c := kafkatest.New(t, 1, decisions)
 	rds := redistest.Server(t)
 	ctx := context.Background()
 	raw := redisClient(t, rds)
 	st := &countingStore{Store: raw}
-	addSensitive(t, raw, "acme-sh", 0, 8_800) // warn
+	addSensitive(t, raw, "acme-sh", 0, 1_000) // allow
 	clk := &clock{t: day}
 	d := newInstance(t, c, st, clk, decide.Options{})
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	addSensitive(t, raw, "acme-sh", 1_000, 8_800) // warn: flushed, not yet evaluated
 	clk.Advance(time.Minute)
-	addSensitive(t, raw, "acme-sh", 0, 8_800) // the same people again
+	if err := d.Round(ctx, false); err != nil { // the round gets there first
+		t.Fatal(err)
+	}
+	evaluated := clk.Now()
+	clk.Advance(time.Minute)
 	if err := d.Evaluate(ctx, []string{"acme-sh"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := st.reads.Load(); n != 1 {
-		t.Errorf("an evaluation after a flush of nothing new read figures %d times more", n-1)
+	if n := st.reads.Load(); n != 2 {
+		t.Errorf("figures read %d times, want twice (start, round): not again after the flush", n)
 	}
-	if got := asOf(t, d, "acme-sh"); !got.Equal(day) {
-		t.Errorf("as_of = %s, want still %s: skipping re-confirms nothing", got, day)
+	if got := asOf(t, d, "acme-sh"); !got.Equal(evaluated) {
+		t.Errorf("as_of = %s, want still %s: skipping re-confirms nothing", got, evaluated)
 	}
 	if got := d.evaluations(t, "flush", "unchanged"); got != 1 {
 		t.Errorf("flush unchanged = %v, want 1", got)
@@ -452,8 +536,8 @@ func TestEvaluateAfterFlushSkipsUnchanged(t *testing.T) {
 	if err := d.Evaluate(ctx, []string{"acme-sh"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := st.reads.Load(); n != 2 {
-		t.Errorf("an evaluation after new people read figures %d times more, want once", n-1)
+	if n := st.reads.Load(); n != 3 {
+		t.Errorf("an evaluation after new people read figures %d times, want 3", n)
 	}
 	if v, err := d.Verdict("acme-sh", clk.Now()); err != nil || v.Decision != policy.Block || !v.AsOf.Equal(clk.Now()) {
 		t.Errorf("Verdict after new people = %+v, %v; want block as of now", v, err)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -104,11 +105,11 @@ func (s *Store) History(ctx context.Context, entity string, years ...int) (sketc
 }
 
 // VersionedHistory implements store.Store.
-func (s *Store) VersionedHistory(_ context.Context, entity string, years ...int) (sketch.History, []int64, error) {
+func (s *Store) VersionedHistory(_ context.Context, entity string, years ...int) (sketch.History, []string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := make(sketch.History, len(years))
-	versions := make([]int64, len(years))
+	versions := make([]string, len(years))
 	for i, yr := range years {
 		k := sketch.Key{Entity: entity, Year: yr}
 		enc := s.years[k]
@@ -120,9 +121,18 @@ func (s *Store) VersionedHistory(_ context.Context, entity string, years ...int)
 			return nil, nil, err
 		}
 		h[yr] = y
-		versions[i] = s.versions[k]
+		versions[i] = s.token(k)
 	}
 	return h, versions, nil
+}
+
+// token is the stamp token of entity-year k: its version, "" if absent;
+// s.mu is held.
+func (s *Store) token(k sketch.Key) string {
+	if s.years[k] == nil {
+		return ""
+	}
+	return strconv.FormatInt(s.versions[k], 10)
 }
 
 // Stamps implements store.Store.
@@ -131,9 +141,9 @@ func (s *Store) Stamps(_ context.Context, entities []string, years ...int) ([]st
 	defer s.mu.Unlock()
 	out := make([]store.Stamp, len(entities))
 	for i, id := range entities {
-		st := store.Stamp{Years: make([]int64, len(years))}
+		st := store.Stamp{Years: make([]string, len(years))}
 		for j, yr := range years {
-			st.Years[j] = s.versions[sketch.Key{Entity: id, Year: yr}]
+			st.Years[j] = s.token(sketch.Key{Entity: id, Year: yr})
 		}
 		if r := s.decisions[id]; r != nil {
 			st.Decision, st.Pending = r.record.Version, len(r.outbox)

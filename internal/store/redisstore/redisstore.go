@@ -5,9 +5,15 @@
 //
 // With the key prefix P (default "tw"):
 //
-//	P:{<entity>}:y<year>   HASH  the serialized parts of one entity-year
-//	                             (sketch.Year.Encode: s0..s7, c0..c7, imp)
-//	                             and its version v
+//	P:{<entity>}:y<year>   HASH  one entity-year: its base, the serialized
+//	                             parts of a sketch.Year (sketch.Year.Encode:
+//	                             s0..s7, c0..c7, imp, flows), with the
+//	                             version v of the base; its deltas, each
+//	                             part of delta number <seq> under
+//	                             d<seq>.<part>; n, the number of the last
+//	                             delta, k, how many wait to be folded, and
+//	                             id, a random nonce set when the hash is
+//	                             created
 //	P:{<entity>}:decision  HASH  version, decision, at (Unix ms) and msg,
 //	                             the decisions-topic message announcing it
 //	P:{<entity>}:outbox    LIST  change messages not yet published, oldest
@@ -24,14 +30,31 @@
 //
 // # Merging
 //
-// A flush merges under optimistic concurrency: it reads the version and the
-// parts the batch touches of every entity-year in one pipeline, merges the
-// batch in, and writes back in a second pipeline with a compare-and-set
-// script that applies the parts only if the version is still the one read.
-// Entity-years whose version moved are read and merged again until they
-// land, so no update is ever lost however many instances flush at once.
-// Since merging a sketch into itself changes nothing, a batch merged twice
-// (say, again after an ambiguous failure) counts once.
+// A flush writes what it adds, not the entity-years it touches: each
+// entity-year of the batch is pushed as a delta (the batch's own sketches,
+// day curves and flows, which hold only the subjects of that flush) by one
+// script that numbers it, without reading anything first. Readers (History)
+// merge the base and every delta. Since merging is commutative,
+// associative and idempotent, deltas count the same in any order, and a
+// batch pushed twice (say, again after an ambiguous failure) counts once.
+//
+// The flush that leaves foldAt deltas waiting folds them: it reads the
+// hash, merges the deltas into the base and writes the base back with a
+// compare-and-set script that deletes exactly the deltas it read and
+// applies only if the base's version and the hash's nonce are still those
+// it read. Deltas pushed meanwhile are other fields and stay; a fold that
+// loses to another fold leaves the deltas to it; a fold prepared from a
+// hash since lost and created again (a new nonce) changes nothing. A push
+// is refused once maxDeltas wait (folds keep failing, say on a base that
+// cannot be decoded), so that the flush fails loudly instead of letting
+// the hash grow.
+//
+// Upgrading from a version that merged whole entity-years: its hashes are
+// a base with a version and no deltas, which this version reads and folds
+// into. Its flushes and this version's folds both compare the version
+// before writing the base, so neither overwrites the other. It cannot read
+// deltas (its evaluations report them as corrupt data and its decisions go
+// stale, closed): replace every instance of it promptly.
 //
 // # Decisions
 //
@@ -44,17 +67,13 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -88,9 +107,6 @@ const pipelineKeys = 256
 // in any window, so that no time zone sees it expire early.
 const expiryMargin = 7 * 24 * time.Hour
 
-// versionField is the version of an entity-year hash.
-const versionField = "v"
-
 // ErrInvalidEntity reports an entity id that is not event.ValidEntityID.
 var ErrInvalidEntity = errors.New("redisstore: invalid entity id")
 
@@ -121,20 +137,6 @@ type Store struct {
 }
 
 var _ store.Store = (*Store)(nil)
-
-// casScript applies the parts of an entity-year if its version is still
-// ARGV[1]: it writes the field-value pairs ARGV[3..], sets the version to
-// ARGV[1]+1 and the expiry to ARGV[2] (Unix milliseconds), and returns 1;
-// otherwise it returns 0 and changes nothing.
-var casScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 'v') or '0'
-if cur ~= ARGV[1] then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), unpack(ARGV, 3))
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-return 1
-`)
 
 // swapScript records a decision if its stored version is still ARGV[1]:
 // it sets version ARGV[2], decision ARGV[3], time ARGV[4] and message
@@ -282,250 +284,6 @@ func checkEntity(id string) error {
 	return nil
 }
 
-// Merge implements store.Store. Errors reaching Redis wrap
-// store.ErrUnavailable: the caller keeps the batch and merges it again
-// later, which counts nothing twice. An entity-year whose stored data
-// cannot be decoded (an error wrapping sketch.ErrCorrupt) or written is
-// skipped and reported, while the others land. Entity-years past every
-// window (see ExpireAt) are not written, though their entity is listed.
-// Merge does not modify b.
-func (s *Store) Merge(ctx context.Context, b sketch.Batch) error {
-	if len(b) == 0 {
-		return nil
-	}
-	keys := make([]sketch.Key, 0, len(b))
-	var entities []any
-	seen := make(map[string]bool)
-	for k := range b {
-		if err := checkEntity(k.Entity); err != nil {
-			return err
-		}
-		if !seen[k.Entity] {
-			seen[k.Entity] = true
-			entities = append(entities, k.Entity)
-		}
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b sketch.Key) int {
-		if c := strings.Compare(a.Entity, b.Entity); c != 0 {
-			return c
-		}
-		return a.Year - b.Year
-	})
-	// Entities are listed before any of their data lands, so that a listed
-	// entity may have no data yet, but data never lacks its entity.
-	if err := s.client.SAdd(ctx, s.entitiesKey(), entities...).Err(); err != nil {
-		return wrapErr("merge: list entities", err)
-	}
-	now := time.Now()
-	keys = slices.DeleteFunc(keys, func(k sketch.Key) bool { return !ExpireAt(k.Year).After(now) })
-
-	var failed []error
-	for chunk := range slices.Chunk(keys, pipelineKeys) {
-		errs, err := s.mergeChunk(ctx, b, chunk)
-		if err != nil {
-			return err
-		}
-		failed = append(failed, errs...)
-	}
-	return errors.Join(failed...)
-}
-
-// update is one entity-year's pending write.
-type update struct {
-	key   sketch.Key
-	redis string // the key in Redis
-	args  []any  // expected version, expiry, then field-value pairs
-}
-
-// mergeChunk merges the entity-years keys of b until all have landed. It
-// returns the errors of entity-years it had to skip, and an error that
-// stopped it.
-func (s *Store) mergeChunk(ctx context.Context, b sketch.Batch, keys []sketch.Key) (skipped []error, err error) {
-	for round := 0; len(keys) > 0; round++ {
-		if round > 1 {
-			// Others keep winning the race for these keys: step aside a
-			// little, at random, so that the writers spread out.
-			pause := time.Duration(rand.Int64N(int64(min(time.Millisecond<<min(round, 6), 50*time.Millisecond))))
-			select {
-			case <-ctx.Done():
-				return skipped, wrapErr("merge", ctx.Err())
-			case <-time.After(pause):
-			}
-		}
-		updates, errs, err := s.prepare(ctx, b, keys)
-		if err != nil {
-			return skipped, err
-		}
-		skipped = append(skipped, errs...)
-		lost, errs, err := s.apply(ctx, updates)
-		if err != nil {
-			return skipped, err
-		}
-		skipped = append(skipped, errs...)
-		keys = lost
-	}
-	return skipped, nil
-}
-
-// prepare reads the parts of keys that b touches and returns the writes
-// that merge b in. Entity-years b adds nothing to need no write.
-func (s *Store) prepare(ctx context.Context, b sketch.Batch, keys []sketch.Key) ([]update, []error, error) {
-	pipe := s.client.Pipeline()
-	fields := make([][]string, len(keys))
-	cmds := make([]*redis.SliceCmd, len(keys))
-	for i, k := range keys {
-		fields[i] = b[k].Fields()
-		cmds[i] = pipe.HMGet(ctx, s.yearKey(k.Entity, k.Year), append([]string{versionField}, fields[i]...)...)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && unavailable(err) {
-		return nil, nil, wrapErr("merge: read", err)
-	}
-	for i, k := range keys {
-		if err := cmds[i].Err(); unavailable(err) {
-			return nil, nil, wrapErr("merge: read "+s.yearKey(k.Entity, k.Year), err)
-		}
-	}
-	// Decoding, merging and encoding is CPU work on independent
-	// entity-years: spread it over the processors.
-	results := make([]*update, len(keys))
-	errs := make([]error, len(keys))
-	workers := min(runtime.GOMAXPROCS(0), len(keys))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(keys); i += workers {
-				k := keys[i]
-				rk := s.yearKey(k.Entity, k.Year)
-				vals, err := cmds[i].Result()
-				if err != nil {
-					errs[i] = wrapErr("merge: read "+rk, err)
-					continue
-				}
-				results[i], errs[i] = s.merged(rk, k, b[k], fields[i], vals)
-			}
-		})
-	}
-	wg.Wait()
-	var updates []update
-	var skipped []error
-	for i, u := range results {
-		if errs[i] != nil {
-			skipped = append(skipped, errs[i])
-		} else if u != nil {
-			updates = append(updates, *u)
-		}
-	}
-	return updates, skipped, nil
-}
-
-// merged merges y into the stored parts vals (the version, then fields) of
-// the entity-year k, stored under rk, and returns the write, or nil if y
-// adds nothing.
-func (s *Store) merged(rk string, k sketch.Key, y *sketch.Year, fields []string, vals []any) (*update, error) {
-	version, err := parseVersion(vals[0])
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", rk, err)
-	}
-	stored := make(map[string][]byte, len(fields))
-	for j, f := range fields {
-		if v, ok := vals[j+1].(string); ok {
-			stored[f] = []byte(v)
-		}
-	}
-	cur, err := sketch.DecodeYear(stored)
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", rk, err)
-	}
-	if err := cur.Merge(y); err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w: %w", rk, sketch.ErrCorrupt, err)
-	}
-	enc, err := cur.Encode()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", rk, err)
-	}
-	args := []any{strconv.FormatInt(version, 10), ExpireAt(k.Year).UnixMilli()}
-	for _, f := range fields {
-		if old, ok := stored[f]; !ok || !bytes.Equal(old, enc[f]) {
-			args = append(args, f, enc[f])
-		}
-	}
-	if len(args) == 2 {
-		return nil, nil // already there: a batch merged again
-	}
-	return &update{key: k, redis: rk, args: args}, nil
-}
-
-// parseVersion reads the version field of an entity-year; absent is 0.
-func parseVersion(v any) (int64, error) {
-	if v == nil {
-		return 0, nil
-	}
-	str, _ := v.(string)
-	n, err := strconv.ParseInt(str, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%w: version %q", sketch.ErrCorrupt, v)
-	}
-	return n, nil
-}
-
-// apply runs the compare-and-set script for every update and returns the
-// keys whose version moved meanwhile.
-func (s *Store) apply(ctx context.Context, updates []update) (lost []sketch.Key, skipped []error, err error) {
-	if len(updates) == 0 {
-		return nil, nil, nil
-	}
-	run := func(todo []int, eval bool) ([]*redis.Cmd, error) {
-		pipe := s.client.Pipeline()
-		cmds := make([]*redis.Cmd, len(todo))
-		for i, u := range todo {
-			keys := []string{updates[u].redis}
-			if eval {
-				cmds[i] = casScript.Eval(ctx, pipe, keys, updates[u].args...)
-			} else {
-				cmds[i] = pipe.EvalSha(ctx, casScript.Hash(), keys, updates[u].args...)
-			}
-		}
-		if _, err := pipe.Exec(ctx); err != nil && unavailable(err) {
-			return nil, wrapErr("merge: write", err)
-		}
-		return cmds, nil
-	}
-	todo := make([]int, len(updates))
-	for i := range todo {
-		todo[i] = i
-	}
-	for _, eval := range []bool{false, true} {
-		cmds, err := run(todo, eval)
-		if err != nil {
-			return nil, nil, err
-		}
-		var noScript []int
-		for i, cmd := range cmds {
-			u := updates[todo[i]]
-			n, err := cmd.Int64()
-			switch {
-			case err == nil && n == 1:
-			case err == nil:
-				lost = append(lost, u.key)
-			case unavailable(err):
-				return nil, nil, wrapErr("merge: write "+u.redis, err)
-			case !eval && redis.HasErrorPrefix(err, "NOSCRIPT"):
-				// The node does not know the script yet (or flushed
-				// it): EVAL sends the text and caches it.
-				noScript = append(noScript, todo[i])
-			default:
-				skipped = append(skipped, wrapErr("merge: write "+u.redis, err))
-			}
-		}
-		if len(noScript) == 0 {
-			break
-		}
-		todo = noScript
-	}
-	return lost, skipped, nil
-}
-
 // History implements store.Store.
 func (s *Store) History(ctx context.Context, entity string, years ...int) (sketch.History, error) {
 	h, _, err := s.VersionedHistory(ctx, entity, years...)
@@ -533,15 +291,15 @@ func (s *Store) History(ctx context.Context, entity string, years ...int) (sketc
 }
 
 // VersionedHistory implements store.Store: HGETALL reads each entity-year
-// with its version in one step.
-func (s *Store) VersionedHistory(ctx context.Context, entity string, years ...int) (sketch.History, []int64, error) {
+// with its stamp token (see yearToken) in one step.
+func (s *Store) VersionedHistory(ctx context.Context, entity string, years ...int) (sketch.History, []string, error) {
 	if err := checkEntity(entity); err != nil {
 		return nil, nil, err
 	}
 	h := make(sketch.History, len(years))
-	versions := make([]int64, len(years))
+	tokens := make([]string, len(years))
 	if len(years) == 0 {
-		return h, versions, nil
+		return h, tokens, nil
 	}
 	pipe := s.client.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(years))
@@ -556,35 +314,39 @@ func (s *Store) VersionedHistory(ctx context.Context, entity string, years ...in
 		if len(m) == 0 {
 			continue
 		}
-		fields := make(map[string][]byte, len(m))
-		for name, v := range m {
-			if name != versionField {
-				fields[name] = []byte(v)
-			}
-		}
-		key := s.yearKey(entity, yr)
-		y, err := sketch.DecodeYear(fields)
+		sh, err := parseStored(m)
 		if err != nil {
-			return nil, nil, fmt.Errorf("redisstore: %s: %w", key, err)
+			return nil, nil, fmt.Errorf("redisstore: %s: %w", s.yearKey(entity, yr), err)
 		}
-		versions[i] = store.Unreadable // equal to no stamp: evaluated again
-		if v, ok := m[versionField]; ok {
-			if n, err := parseVersion(v); err == nil {
-				versions[i] = n
-			}
+		y, err := sh.year()
+		if err != nil {
+			return nil, nil, fmt.Errorf("redisstore: %s: %w", s.yearKey(entity, yr), err)
 		}
 		h[yr] = y
+		tokens[i] = yearToken(m[nonceField], m[versionField], m[seqField])
 	}
-	return h, versions, nil
+	return h, tokens, nil
+}
+
+// yearToken is the stamp of an entity-year hash: its nonce (new when the
+// hash is created again, after Redis lost it), the version of its base
+// (raised by every write of the base) and the number of its last delta
+// (raised by every push). What the hash holds is its base and its deltas,
+// so equal tokens mean equal contents; a fold raises the version without
+// changing them, which costs an evaluation, never hides a change. Never
+// empty: a hash with none of the three fields is "//".
+func yearToken(nonce, version, seq string) string {
+	return nonce + "/" + version + "/" + seq
 }
 
 // stampEntities bounds the entities whose stamps one pipeline reads (each
 // is len(years)+2 small commands).
 const stampEntities = 256
 
-// Stamps implements store.Store: per entity, HGET of each entity-year's
-// version and of the decision record's, and LLEN of the outbox, pipelined
-// (a cluster pipeline goes to each node with the keys it holds).
+// Stamps implements store.Store: per entity, HMGET of each entity-year's
+// nonce, version and last delta number (see yearToken), HGET of the
+// decision record's version and LLEN of the outbox, pipelined (a cluster
+// pipeline goes to each node with the keys it holds).
 func (s *Store) Stamps(ctx context.Context, entities []string, years ...int) ([]store.Stamp, error) {
 	for _, id := range entities {
 		if err := checkEntity(id); err != nil {
@@ -595,15 +357,15 @@ func (s *Store) Stamps(ctx context.Context, entities []string, years ...int) ([]
 	for chunk := range slices.Chunk(entities, stampEntities) {
 		pipe := s.client.Pipeline()
 		type cmds struct {
-			years    []*redis.StringCmd
+			years    []*redis.SliceCmd
 			decision *redis.StringCmd
 			pending  *redis.IntCmd
 		}
 		cs := make([]cmds, len(chunk))
 		for i, id := range chunk {
-			cs[i].years = make([]*redis.StringCmd, len(years))
+			cs[i].years = make([]*redis.SliceCmd, len(years))
 			for j, yr := range years {
-				cs[i].years[j] = pipe.HGet(ctx, s.yearKey(id, yr), versionField)
+				cs[i].years[j] = pipe.HMGet(ctx, s.yearKey(id, yr), nonceField, versionField, seqField)
 			}
 			cs[i].decision = pipe.HGet(ctx, s.decisionKey(id), "version")
 			cs[i].pending = pipe.LLen(ctx, s.outboxKey(id))
@@ -612,10 +374,10 @@ func (s *Store) Stamps(ctx context.Context, entities []string, years ...int) ([]
 			return nil, wrapErr("stamps", err)
 		}
 		for i := range chunk {
-			st := store.Stamp{Years: make([]int64, len(years))}
+			st := store.Stamp{Years: make([]string, len(years))}
 			var err error
 			for j, c := range cs[i].years {
-				if st.Years[j], err = stampVersion(c); err != nil {
+				if st.Years[j], err = stampToken(c); err != nil {
 					return nil, err
 				}
 			}
@@ -634,6 +396,24 @@ func (s *Store) Stamps(ctx context.Context, entities []string, years ...int) ([]
 		}
 	}
 	return out, nil
+}
+
+// stampToken reads an entity-year's token for Stamps: "" when the hash is
+// absent, a token no read matches when it cannot be read (a key of another
+// type); an error only when Redis cannot answer.
+func stampToken(c *redis.SliceCmd) (string, error) {
+	vals, err := c.Result()
+	switch {
+	case unavailable(err):
+		return "", wrapErr("stamps", err)
+	case err != nil:
+		return "unreadable", nil // yearToken always holds two slashes
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	if vals[0] == nil && vals[1] == nil && vals[2] == nil {
+		return "", nil
+	}
+	return yearToken(str(vals[0]), str(vals[1]), str(vals[2])), nil
 }
 
 // stampVersion reads a version for Stamps: 0 when absent, store.Unreadable

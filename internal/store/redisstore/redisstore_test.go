@@ -172,7 +172,7 @@ func TestAuthLeastPrivilege(t *testing.T) {
 	in := redistest.Server(t,
 		"--user", "transferwatch", "on", ">pw", "~tw:*", "resetchannels", "-@all",
 		"+ping", "+hello", "+client|setname",
-		"+sadd", "+smembers", "+hmget", "+hget", "+hgetall", "+hset", "+pexpireat",
+		"+sadd", "+smembers", "+hmget", "+hget", "+hgetall", "+hset", "+hsetnx", "+hincrby", "+hdel", "+pexpireat",
 		"+llen", "+lrange", "+lindex", "+rpush", "+lpush", "+ltrim", "+set", "+get", "+del",
 		"+evalsha", "+eval",
 		"--user", "default", "off")
@@ -366,7 +366,11 @@ func TestKeyLayout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantFields := append(b[sketch.Key{Entity: "acme-sh", Year: yr}].Fields(), "v")
+		// The first write is a delta: each part of the batch under d1.
+		wantFields := []string{"id", "k", "n"}
+		for _, f := range b[sketch.Key{Entity: "acme-sh", Year: yr}].Fields() {
+			wantFields = append(wantFields, "d1."+f)
+		}
 		slices.Sort(fields)
 		slices.Sort(wantFields)
 		if !slices.Equal(fields, wantFields) {
@@ -402,31 +406,45 @@ func TestKeyLayout(t *testing.T) {
 		t.Errorf("entities = %v, %v", m, err)
 	}
 
-	// The version counts writes; a batch already in the store writes
-	// nothing.
+	// n numbers the deltas, k counts those waiting, v counts the writes
+	// of the base: the foldAt-th delta is folded into the base by the
+	// flush that pushed it.
 	key := s.yearKey("acme-sh", y)
-	version := func() string {
+	hash := func() map[string]string {
 		t.Helper()
-		v, err := c.HGet(ctx, key, "v").Result()
+		m, err := c.HGetAll(ctx, key).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v
+		return m
 	}
-	if v := version(); v != "1" {
-		t.Fatalf("version after one write = %s, want 1", v)
+	if m := hash(); m["n"] != "1" || m["k"] != "1" || m["v"] != "" {
+		t.Fatalf("after one write: n %s, k %s, v %q; want 1, 1 and no version", m["n"], m["k"], m["v"])
 	}
-	if err := s.Merge(ctx, b); err != nil {
+	for i := 2; i < foldAt; i++ {
+		if err := s.Merge(ctx, storetest.Subjects{From: 5000 + i, To: 5001 + i}.Batch("acme-sh")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := hash(); m["k"] != strconv.Itoa(foldAt-1) || m["n"] != strconv.Itoa(foldAt-1) {
+		t.Fatalf("after %d writes: k %s, n %s; want %d each", foldAt-1, m["k"], m["n"], foldAt-1)
+	}
+	if err := s.Merge(ctx, b); err != nil { // a batch already there is a delta too
 		t.Fatal(err)
 	}
-	if v := version(); v != "1" {
-		t.Fatalf("version after merging the same batch again = %s, want 1", v)
+	m := hash()
+	if m["v"] != "1" || m["k"] != "0" || m["n"] != strconv.Itoa(foldAt) {
+		t.Fatalf("after the fold: v %s, k %s, n %s; want 1, 0, %d", m["v"], m["k"], m["n"], foldAt)
 	}
-	if err := s.Merge(ctx, storetest.Subjects{From: 5000, To: 5001}.Batch("acme-sh")); err != nil {
-		t.Fatal(err)
+	for f := range m {
+		if strings.HasPrefix(f, deltaPrefix) {
+			t.Errorf("field %s left after the fold", f)
+		}
 	}
-	if v := version(); v != "2" {
-		t.Fatalf("version after new data = %s, want 2", v)
+	for _, f := range b[sketch.Key{Entity: "acme-sh", Year: y}].Fields() {
+		if _, ok := m[f]; !ok {
+			t.Errorf("base field %s missing after the fold", f)
+		}
 	}
 }
 
@@ -478,7 +496,8 @@ func TestCorruptData(t *testing.T) {
 		t.Fatalf("History of corrupt data = %v, want sketch.ErrCorrupt and not unavailable", err)
 	}
 
-	// A flush touching broken entity-years reports them and lands the rest.
+	// A flush touching entity-years it cannot write to reports them and
+	// lands the rest.
 	b := sub.Batch("acme-sh")
 	b.Merge(sub.Batch("initech"))
 	b.Merge(sub.Batch("hooli"))
@@ -487,7 +506,7 @@ func TestCorruptData(t *testing.T) {
 	if err == nil || errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Merge into corrupt data = %v, want an error, not unavailable", err)
 	}
-	for _, k := range []string{bad, s.yearKey("initech", y), s.yearKey("hooli", y)} {
+	for _, k := range []string{s.yearKey("initech", y), s.yearKey("hooli", y)} {
 		if !strings.Contains(err.Error(), k) {
 			t.Errorf("Merge error %q does not name %s", err, k)
 		}
@@ -497,6 +516,155 @@ func TestCorruptData(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.AssertSameHistory(t, h, sub.History("globex"))
+
+	// A broken base takes deltas (a flush does not read it) until they
+	// are folded into it: that flush reports it.
+	var foldErr error
+	for i := 0; i < foldAt && foldErr == nil; i++ {
+		foldErr = s.Merge(ctx, sub.Batch("acme-sh"))
+	}
+	if !errors.Is(foldErr, sketch.ErrCorrupt) || errors.Is(foldErr, store.ErrUnavailable) || !strings.Contains(foldErr.Error(), bad) {
+		t.Fatalf("the flush that folds into a corrupt base = %v, want sketch.ErrCorrupt naming %s", foldErr, bad)
+	}
+	// Every later flush fails to fold too; at maxDeltas deltas waiting,
+	// pushes are refused rather than let the hash grow without bound.
+	for range maxDeltas {
+		err = s.Merge(ctx, sub.Batch("acme-sh"))
+	}
+	if err == nil || !strings.Contains(err.Error(), "folding keeps failing") {
+		t.Fatalf("Merge with %d deltas waiting = %v, want a refusal", maxDeltas, err)
+	}
+	if k, err := c.HGet(ctx, bad, countField).Int(); err != nil || k != maxDeltas {
+		t.Fatalf("deltas waiting = %d, %v; want %d", k, err, maxDeltas)
+	}
+}
+
+// TestFoldLosesToConcurrentWrite: a fold prepared from what another writer
+// has since changed must not land, or it would write over that writer's
+// delta; nor may one prepared from a hash that was since lost and created
+// again (Redis restarted empty), or it would delete the new hash's deltas.
+func TestFoldLosesToConcurrentWrite(t *testing.T) {
+	in := redistest.Server(t)
+	a := open(t, Options{Addrs: []string{in.Addr()}})
+	b := open(t, Options{Addrs: []string{in.Addr()}})
+	c := raw(t, in.Addr())
+	ctx := t.Context()
+	y := thisYear()
+	key := a.yearKey("acme-sh", y)
+	foldable := func() []any {
+		t.Helper()
+		m, err := c.HGetAll(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		args, err := foldArgs(m)
+		if err != nil || args == nil {
+			t.Fatalf("foldArgs = %v, %v", args, err)
+		}
+		return args
+	}
+	runFold := func(args []any) int64 {
+		t.Helper()
+		n, err := foldScript.Run(ctx, c, []string{key}, args...).Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// A delta pushed between the fold's read and its write stays.
+	if err := a.Merge(ctx, storetest.Subjects{From: 0, To: 3000}.Batch("acme-sh")); err != nil {
+		t.Fatal(err)
+	}
+	args := foldable()
+	if err := b.Merge(ctx, storetest.Subjects{From: 2000, To: 6000}.Batch("acme-sh")); err != nil {
+		t.Fatal(err)
+	}
+	if n := runFold(args); n != 1 {
+		t.Fatal("a fold lost to a delta pushed meanwhile")
+	}
+	h, err := a.History(ctx, "acme-sh", y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.AssertSameHistory(t, h, storetest.Subjects{From: 0, To: 6000}.History("acme-sh"))
+	if k, err := c.HGet(ctx, key, countField).Result(); err != nil || k != "1" {
+		t.Fatalf("deltas waiting after the fold = %s, %v; want 1 (the one pushed meanwhile)", k, err)
+	}
+
+	// A base written meanwhile (another fold, or a flush of a version
+	// before deltas: it raises the version) wins.
+	args = foldable()
+	if err := c.HIncrBy(ctx, key, versionField, 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n := runFold(args); n != 0 {
+		t.Fatal("a fold landed over a base written since its read")
+	}
+
+	// The hash is lost and created again before its first fold: the same
+	// version (none), another nonce.
+	if err := c.Del(ctx, key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Merge(ctx, storetest.Subjects{From: 7000, To: 7001}.Batch("acme-sh")); err != nil {
+		t.Fatal(err)
+	}
+	args = foldable()
+	if err := c.Del(ctx, key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	third := storetest.Subjects{From: 9000, To: 9500}
+	if err := b.Merge(ctx, third.Batch("acme-sh")); err != nil {
+		t.Fatal(err)
+	}
+	if n := runFold(args); n != 0 {
+		t.Fatal("a fold prepared before the hash was lost landed in the new one")
+	}
+	if h, err = a.History(ctx, "acme-sh", y); err != nil {
+		t.Fatal(err)
+	}
+	storetest.AssertSameHistory(t, h, third.History("acme-sh"))
+}
+
+// TestOldLayout: an entity-year written before deltas (its parts and v,
+// no nonce) reads as it did, takes deltas and folds them.
+func TestOldLayout(t *testing.T) {
+	in := redistest.Server(t)
+	s := open(t, Options{Addrs: []string{in.Addr()}})
+	c := raw(t, in.Addr())
+	ctx := t.Context()
+	y := thisYear()
+	old := storetest.Subjects{From: 0, To: 1000}
+	enc, err := old.Batch("acme-sh")[sketch.Key{Entity: "acme-sh", Year: y}].Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := []any{versionField, "3"}
+	for f, v := range enc {
+		fields = append(fields, f, v)
+	}
+	key := s.yearKey("acme-sh", y)
+	if err := c.HSet(ctx, key, fields...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.History(ctx, "acme-sh", y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.AssertSameHistory(t, h, old.History("acme-sh"))
+	for i := range foldAt {
+		if err := s.Merge(ctx, storetest.Subjects{From: 1000 + i*100, To: 1100 + i*100}.Batch("acme-sh")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k, err := c.HGet(ctx, key, countField).Result(); err != nil || k != "0" {
+		t.Fatalf("deltas waiting after %d flushes = %s, %v; want 0 (folded)", foldAt, k, err)
+	}
+	if h, err = s.History(ctx, "acme-sh", y); err != nil {
+		t.Fatal(err)
+	}
+	storetest.AssertSameHistory(t, h, storetest.Subjects{From: 0, To: 1000 + foldAt*100}.History("acme-sh"))
 }
 
 func TestScriptCacheFlushed(t *testing.T) {
@@ -511,7 +679,7 @@ func TestScriptCacheFlushed(t *testing.T) {
 		if err := s.Merge(ctx, storetest.Subjects{From: i * 100, To: i*100 + 100}.Batch("acme-sh")); err != nil {
 			t.Fatalf("Merge after SCRIPT FLUSH: %v", err)
 		}
-		if ok, err := c.ScriptExists(ctx, casScript.Hash()).Result(); err != nil || !ok[0] {
+		if ok, err := c.ScriptExists(ctx, pushScript.Hash()).Result(); err != nil || !ok[0] {
 			t.Fatalf("the merge script is not cached after a merge: %v, %v", ok, err)
 		}
 		if err := c.ScriptFlush(ctx).Err(); err != nil {
@@ -623,47 +791,4 @@ func TestUnavailableClassification(t *testing.T) {
 	if err := c.Set(ctx, "t", strings.Repeat("x", 1<<20), 0).Err(); err == nil || !unavailable(err) {
 		t.Errorf("OOM reply %v not classified unavailable", err)
 	}
-}
-
-// TestCASLosesToConcurrentWrite interleaves two writers by hand: a write
-// prepared from a version that another writer has since moved must not
-// land, and Merge then re-reads and lands it on top.
-func TestCASLosesToConcurrentWrite(t *testing.T) {
-	in := redistest.Server(t)
-	a := open(t, Options{Addrs: []string{in.Addr()}})
-	b := open(t, Options{Addrs: []string{in.Addr()}})
-	ctx := t.Context()
-	y := thisYear()
-	first := storetest.Subjects{From: 0, To: 3000}
-	second := storetest.Subjects{From: 2000, To: 6000}
-	batchA, batchB := first.Batch("acme-sh"), second.Batch("acme-sh")
-	keys := []sketch.Key{{Entity: "acme-sh", Year: y}}
-
-	updates, skipped, err := a.prepare(ctx, batchA, keys)
-	if err != nil || len(skipped) > 0 || len(updates) != 1 {
-		t.Fatalf("prepare = %d updates, %v, %v", len(updates), skipped, err)
-	}
-	if err := b.Merge(ctx, batchB); err != nil {
-		t.Fatal(err)
-	}
-	lost, skipped, err := a.apply(ctx, updates)
-	if err != nil || len(skipped) > 0 {
-		t.Fatalf("apply: %v, %v", skipped, err)
-	}
-	if !slices.Equal(lost, keys) {
-		t.Fatalf("apply from a stale version reports lost keys %v, want %v", lost, keys)
-	}
-	h, err := a.History(ctx, "acme-sh", y)
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.AssertSameHistory(t, h, second.History("acme-sh"))
-
-	if err := a.Merge(ctx, batchA); err != nil {
-		t.Fatal(err)
-	}
-	if h, err = a.History(ctx, "acme-sh", y); err != nil {
-		t.Fatal(err)
-	}
-	storetest.AssertSameHistory(t, h, storetest.Subjects{From: 0, To: 6000}.History("acme-sh"))
 }

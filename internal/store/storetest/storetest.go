@@ -935,15 +935,15 @@ func stamps(t *testing.T, s store.Store, entities ...string) []store.Stamp {
 }
 
 // testStamps: a stamp is zero for an entity the store never saw, a merge
-// that adds something raises the version of its entity-year (and of no
-// other), a decision swap raises the record's, a pending outbox shows, and
-// VersionedHistory returns the versions Stamps reports. A decider keeps
+// that adds something changes the token of its entity-year (and of no
+// other), a decision swap raises the record's version, a pending outbox
+// shows, and VersionedHistory returns the tokens Stamps reports. A decider keeps
 // the stamp of what it evaluated and re-evaluates an entity whose stamp
 // moved, so a stamp that failed to move would hide new figures.
 func testStamps(t *testing.T, open func(*testing.T) store.Store) {
 	s := open(t)
 	y := thisYear()
-	zero := store.Stamp{Years: []int64{0, 0}}
+	zero := store.Stamp{Years: []string{"", ""}}
 	for _, st := range stamps(t, s, "nobody", "acme-sh") {
 		if !sameStamp(st, zero) {
 			t.Fatalf("stamp of an unknown entity = %+v, want zero", st)
@@ -955,28 +955,39 @@ func testStamps(t *testing.T, open func(*testing.T) store.Store) {
 
 	merge(t, s, Subjects{From: 0, To: 100}.Batch("acme-sh"))
 	s1 := stamps(t, s, "acme-sh", "nobody")
-	if s1[0].Years[0] != 0 || s1[0].Years[1] <= 0 || s1[0].Decision != 0 || s1[0].Pending != 0 {
-		t.Fatalf("stamp after a merge into this year = %+v, want this year's version raised only", s1[0])
+	if s1[0].Years[0] != "" || s1[0].Years[1] == "" || s1[0].Decision != 0 || s1[0].Pending != 0 {
+		t.Fatalf("stamp after a merge into this year = %+v, want this year's token only", s1[0])
 	}
 	if !sameStamp(s1[1], zero) {
 		t.Fatalf("a merge into acme-sh moved the stamp of nobody: %+v", s1[1])
 	}
 	h, vs, err := s.VersionedHistory(t.Context(), "acme-sh", y-1, y)
 	if err != nil || !slices.Equal(vs, s1[0].Years) {
-		t.Fatalf("VersionedHistory versions = %v, %v; want %v, as Stamps", vs, err, s1[0].Years)
+		t.Fatalf("VersionedHistory tokens = %q, %v; want %q, as Stamps", vs, err, s1[0].Years)
 	}
 	AssertSameHistory(t, h, Subjects{From: 0, To: 100}.History("acme-sh"))
 
-	// New people: the version rises; another client sees the same stamp.
+	// New people: the token changes; another client sees the same stamp.
 	merge(t, s, Subjects{From: 100, To: 200}.Batch("acme-sh"))
 	s2 := stamps(t, open(t), "acme-sh")[0]
-	if s2.Years[1] <= s1[0].Years[1] || s2.Years[0] != 0 {
-		t.Fatalf("stamp after new people = %+v, after the first merge %+v: this year's version did not rise", s2, s1[0])
+	if s2.Years[1] == s1[0].Years[1] || s2.Years[0] != "" {
+		t.Fatalf("stamp after new people = %+v, after the first merge %+v: this year's token did not change", s2, s1[0])
 	}
-	// Last year: only its own version rises.
+	// Many more merges: every one changes the token, none comes back.
+	seen := map[string]bool{s1[0].Years[1]: true, s2.Years[1]: true}
+	for i := range 2 * 8 {
+		merge(t, s, Subjects{From: 1000 + i*10, To: 1010 + i*10}.Batch("acme-sh"))
+		tok := stamps(t, s, "acme-sh")[0].Years[1]
+		if seen[tok] {
+			t.Fatalf("merge %d left or brought back the token %q", i, tok)
+		}
+		seen[tok] = true
+	}
+	s2 = stamps(t, s, "acme-sh")[0]
+	// Last year: only its own token changes.
 	merge(t, s, Subjects{From: 0, To: 10, Year: func(int) int { return y - 1 }}.Batch("acme-sh"))
 	s3 := stamps(t, s, "acme-sh")[0]
-	if s3.Years[0] <= 0 || s3.Years[1] != s2.Years[1] {
+	if s3.Years[0] == "" || s3.Years[1] != s2.Years[1] {
 		t.Fatalf("stamp after a merge into last year = %+v, before %+v", s3, s2)
 	}
 
@@ -1006,7 +1017,7 @@ func testStamps(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	merge(t, s, b)
 	for i, st := range stamps(t, s, ids...) {
-		if present := st.Years[1] > 0; present != (i%3 == 0) || st.Years[0] != 0 || st.Decision != 0 {
+		if present := st.Years[1] != ""; present != (i%3 == 0) || st.Years[0] != "" || st.Decision != 0 {
 			t.Fatalf("stamp of %s = %+v, want this year present: %t", ids[i], st, i%3 == 0)
 		}
 	}

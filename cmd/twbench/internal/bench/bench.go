@@ -110,7 +110,11 @@ type Result struct {
 	// RedisCPUSeconds is what redis-server spent during the drain: the
 	// baselines' PFADDs do their HyperLogLog work there.
 	RedisCPUSeconds float64
-	MaxRSS          int64 // bytes, peak of the whole child process
+	// RedisIn and RedisOut are the bytes redis-server received and sent
+	// during the drain (INFO stats; the harness's own INFO calls are a few
+	// KB): what a flush writes, and what it reads back first.
+	RedisIn, RedisOut int64
+	MaxRSS            int64 // bytes, peak of the whole child process
 	// Delays from publication to effect during the latency phase; Missing
 	// counts the events whose effect was not seen.
 	Delays  []time.Duration
@@ -144,6 +148,15 @@ func (r Result) CPUWithRedisPerMillion() float64 {
 		return 0
 	}
 	return (r.CPUSeconds + r.RedisCPUSeconds) / float64(r.Events) * 1e6
+}
+
+// RedisPerEvent is the bytes redis-server received and sent per event
+// drained.
+func (r Result) RedisPerEvent() (in, out float64) {
+	if r.Events == 0 {
+		return 0, 0
+	}
+	return float64(r.RedisIn) / float64(r.Events), float64(r.RedisOut) / float64(r.Events)
 }
 
 // SubjectsPerSec is the drain rate in subject occurrences.
@@ -460,6 +473,7 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 	}
 	c.mark()
 	redisCPU0 := h.redis.cpuSeconds(ctx)
+	in0, out0 := h.redis.netBytes(ctx)
 	covered := func() time.Time { return h.broker.covered(group, ends) }
 	limit := h.o.DrainTimeout
 	if v != Transferwatch {
@@ -468,6 +482,8 @@ func (h *harness) runVariant(ctx context.Context, w Workload, topic string, ends
 	end, ok := waitFor(ctx, c, limit, covered)
 	c.mark()
 	r.RedisCPUSeconds = h.redis.cpuSeconds(ctx) - redisCPU0
+	in1, out1 := h.redis.netBytes(ctx)
+	r.RedisIn, r.RedisOut = in1-in0, out1-out0
 	r.Events = 0
 	for _, e := range ends {
 		r.Events += int(e) // the backlog, and the live streams of the variants before

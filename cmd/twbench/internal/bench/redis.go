@@ -74,6 +74,26 @@ func (s *redisServer) cpuSeconds(ctx context.Context) float64 {
 	return total
 }
 
+// netBytes returns INFO stats' total_net_input_bytes and
+// total_net_output_bytes: what redis-server received and sent, every client
+// together (0, 0 if it does not answer).
+func (s *redisServer) netBytes(ctx context.Context) (in, out int64) {
+	info, err := s.client.Info(ctx, "stats").Result()
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		switch k {
+		case "total_net_input_bytes":
+			in, _ = strconv.ParseInt(v, 10, 64)
+		case "total_net_output_bytes":
+			out, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return in, out
+}
+
 // keyMemory returns the total MEMORY USAGE of the keys of the workload's
 // entities (starting with prefix, not those of the probes), and how many of
 // those are entity-year keys (ending in :y and a year).

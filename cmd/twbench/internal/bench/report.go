@@ -123,8 +123,8 @@ func ratio(a, b float64) string {
 // and to both baselines per workload.
 func Markdown(w io.Writer, results []Result) {
 	var b strings.Builder
-	b.WriteString("| workload | variant | events/s | subjects/s | CPU s / M events | with Redis | peak RSS | delay p50 | delay p99 | threshold → decision | Redis / entity-year |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| workload | variant | events/s | subjects/s | CPU s / M events | with Redis | peak RSS | delay p50 | delay p99 | threshold → decision | Redis / entity-year | Redis in / out per event |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
 		decision, mem := "", ""
 		if len(r.DecisionDelays) > 0 {
@@ -142,9 +142,13 @@ func Markdown(w io.Writer, results []Result) {
 		if r.Partial {
 			partial = " †"
 		}
-		fmt.Fprintf(&b, "| %s | %s%s | %s%s | %s%s | %.2f | %.2f | %s | %s | %s | %s | %s |\n",
+		net := ""
+		if in, out := r.RedisPerEvent(); in > 0 {
+			net = fmt.Sprintf("%.0f B / %.0f B", in, out)
+		}
+		fmt.Fprintf(&b, "| %s | %s%s | %s%s | %s%s | %.2f | %.2f | %s | %s | %s | %s | %s | %s |\n",
 			r.Workload.Label(), r.Variant, note, si(r.EventsPerSec()), partial, si(r.SubjectsPerSec()), partial, r.CPUPerMillion(),
-			r.CPUWithRedisPerMillion(), mib(r.MaxRSS), dur(quantile(ds, 0.5)), dur(quantile(ds, 0.99)), decision, mem)
+			r.CPUWithRedisPerMillion(), mib(r.MaxRSS), dur(quantile(ds, 0.5)), dur(quantile(ds, 0.99)), decision, mem, net)
 	}
 	var notes []string
 	for _, r := range results {
@@ -159,7 +163,7 @@ func Markdown(w io.Writer, results []Result) {
 	if len(notes) > 0 {
 		b.WriteString("\n" + strings.Join(notes, "\n\n") + "\n")
 	}
-	b.WriteString("\n| workload | transferwatch / ceiling (events/s) | transferwatch / batched (events/s) | transferwatch / batched (CPU per event) | the same, with Redis' CPU | transferwatch / baseline (events/s) | transferwatch / baseline (CPU per event) |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("\n| workload | transferwatch / ceiling (events/s) | transferwatch / batched (events/s) | transferwatch / batched (CPU per event) | the same, with Redis' CPU | transferwatch / baseline (events/s) | transferwatch / baseline (CPU per event) | transferwatch / batched (Redis bytes in per event) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	type row struct{ ceiling, baseline, batched, tw *Result }
 	var order []string
 	rows := make(map[string]*row)
@@ -196,7 +200,13 @@ func Markdown(w io.Writer, results []Result) {
 		c, _, _ := ratios(x.tw, x.ceiling)
 		bt, btCPU, btRedis := ratios(x.tw, x.batched)
 		bl, blCPU, _ := ratios(x.tw, x.baseline)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", name, c, bt, btCPU, btRedis, bl, blCPU)
+		bytesIn := "–"
+		if x.batched != nil {
+			twIn, _ := x.tw.RedisPerEvent()
+			btIn, _ := x.batched.RedisPerEvent()
+			bytesIn = ratio(twIn, btIn)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", name, c, bt, btCPU, btRedis, bl, blCPU, bytesIn)
 	}
 	var errs []string
 	for _, r := range results {

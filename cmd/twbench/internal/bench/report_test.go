@@ -19,8 +19,8 @@ func TestWriteDoc(t *testing.T) {
 	w := Workload{Subjects: 1, Entities: 10, Partitions: 1}
 	results := []Result{
 		{Workload: w, Variant: Ceiling, Drain: time.Second, Events: 1000, CPUSeconds: 1},
-		{Workload: w, Variant: Batched, Drain: time.Second, Events: 500, CPUSeconds: 1, RedisCPUSeconds: 1},
-		{Workload: w, Variant: Transferwatch, Drain: time.Second, Events: 750, CPUSeconds: 0.75},
+		{Workload: w, Variant: Batched, Drain: time.Second, Events: 500, CPUSeconds: 1, RedisCPUSeconds: 1, RedisIn: 50_000, RedisOut: 500},
+		{Workload: w, Variant: Transferwatch, Drain: time.Second, Events: 750, CPUSeconds: 0.75, RedisIn: 7_500, RedisOut: 15_000},
 	}
 	if err := WriteDoc(path, results, time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
@@ -32,8 +32,10 @@ func TestWriteDoc(t *testing.T) {
 	doc := string(b)
 	for _, want := range []string{
 		"prose before\n\n" + DocBegin + "\nRun of 2026-12-01 15:00 UTC",
-		// ceiling 0.75; batched: events 1.50, CPU per event 1.00/(2/500)... 0.50, with Redis 0.25
-		"| 1 subj/ev, 10 entities, 1 part. | 0.75 | 1.50 | 0.50 | 0.25 | – | – |",
+		// ceiling 0.75; batched: events 1.50, CPU per event 1.00/(2/500)... 0.50, with Redis 0.25;
+		// Redis bytes in per event 10 ÷ 100
+		"| 1 subj/ev, 10 entities, 1 part. | 0.75 | 1.50 | 0.50 | 0.25 | – | – | 0.10 |",
+		"| 10 B / 20 B |",
 		"\n" + DocEnd + "\n\nprose after\n",
 	} {
 		if !strings.Contains(doc, want) {
