@@ -31,7 +31,7 @@ const decisions = "transfer-decisions"
 // sensitive-10k; "cac-2022-mechanics" is cac-2022 without personal-any,
 // which would block every entity from its first person (the law's own
 // tests are in internal/policy).
-func settings(t *testing.T, preset string) policy.Settings {
+func settings(t testing.TB, preset string) policy.Settings {
 	t.Helper()
 	mechanics := preset == "cac-2022-mechanics"
 	if mechanics {

@@ -25,7 +25,23 @@ type metrics struct {
 	// recipients are unbounded).
 	flows        *prometheus.GaugeVec
 	flowsOutside *prometheus.GaugeVec
+	// evaluations counts the entities rounds and flushes asked to
+	// evaluate, by trigger and outcome; roundDuration times complete
+	// rounds.
+	evaluations   *prometheus.CounterVec
+	roundDuration prometheus.Histogram
 }
+
+// Triggers and outcomes of transferwatch_evaluations_total.
+const (
+	triggerRound = "round" // the periodic round over every known entity
+	triggerFlush = "flush" // a flush touched the entity
+
+	outcomeEvaluated = "evaluated"   // read and evaluated again
+	outcomeConfirmed = "reconfirmed" // round: unchanged, the time of its figures raised
+	outcomeUnchanged = "unchanged"   // flush: unchanged since its last evaluation, left as is
+	outcomeFailed    = "failed"      // round: its stamp could not be read, neither
+)
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
@@ -74,9 +90,24 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "transferwatch_flows_outside_scope",
 			Help: "Flows of the entity outside the scope of every approval covering a breached rule that counts them.",
 		}, []string{"entity"}),
+		evaluations: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "transferwatch_evaluations_total",
+			Help: "Entities the periodic rounds (trigger round) and flushes (trigger flush) asked to evaluate, by outcome: evaluated (read and evaluated: new, or their figures, decision record or date changed), reconfirmed (round: unchanged, the time of their figures raised without reading them), unchanged (flush: nothing new since their last evaluation) or failed (round: their stamps could not be read).",
+		}, []string{"trigger", "outcome"}),
+		roundDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "transferwatch_round_duration_seconds",
+			Help:    "Duration of complete periodic evaluation rounds over every known entity; above http.max_staleness, decisions answer 503 stale.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 12), // 10 ms to about 4 min
+		}),
 	}
 	for _, d := range policy.Decisions() {
 		m.changes.WithLabelValues(string(d))
+	}
+	for _, o := range []string{outcomeEvaluated, outcomeConfirmed, outcomeFailed} {
+		m.evaluations.WithLabelValues(triggerRound, o)
+	}
+	for _, o := range []string{outcomeEvaluated, outcomeUnchanged} {
+		m.evaluations.WithLabelValues(triggerFlush, o)
 	}
 	return m
 }
