@@ -219,15 +219,16 @@ func New(st Store, pub Publisher, reg prometheus.Registerer, opts Options) *Deci
 	for _, e := range opts.Entities {
 		reg2[e.ID] = e
 	}
-	return &Decider{
+	d := &Decider{
 		opts: opts, registry: reg2, store: st, pub: pub,
-		m:       newMetrics(reg),
 		series:  forecastSeries(opts.Settings.Preset),
 		entries: make(map[string]entry),
 		seen:    make(map[string]bool),
 		floors:  make(map[string]Record),
 		nudge:   make(chan struct{}, 1),
 	}
+	d.m = newMetrics(reg, d.evaluated)
+	return d
 }
 
 // Nudge asks Run for a round of every known entity now rather than at the
@@ -895,12 +896,11 @@ func (d *Decider) evaluateOne(ctx context.Context, id string, resynced bool) (ou
 }
 
 // settle caches st as the status of its entity, whose recorded decision is
-// rec, evaluated from b, and exports its metrics.
+// rec, evaluated from b; the metrics export it from there.
 func (d *Decider) settle(st policy.Status, rec store.Decision, b *basis) {
 	d.mu.Lock()
 	d.entries[st.Entity] = entry{status: st, version: rec.Version, decidedAt: rec.DecidedAt, basis: b}
 	d.mu.Unlock()
-	d.m.observe(st)
 }
 
 // floor returns the highest version of the entity known on the topic.
@@ -984,6 +984,18 @@ func (d *Decider) stub(e policy.Entity) policy.Status {
 		Rules:     []policy.RuleReport{},
 		Approvals: []policy.ApprovalReport{},
 	}
+}
+
+// evaluated returns the cached status of every entity evaluated, in no
+// order: what the per-entity metrics export.
+func (d *Decider) evaluated() []policy.Status {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]policy.Status, 0, len(d.entries))
+	for _, e := range d.entries {
+		out = append(out, e.status)
+	}
+	return out
 }
 
 // Statuses returns every cached status, and a stub for each configured
