@@ -53,6 +53,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/transferwatch/transferwatch/internal/civil"
 	"github.com/transferwatch/transferwatch/internal/policy"
 	"github.com/transferwatch/transferwatch/internal/sketch"
 	"github.com/transferwatch/transferwatch/internal/store"
@@ -60,7 +61,8 @@ import (
 
 // Store is what the decider reads and records.
 type Store interface {
-	History(ctx context.Context, entity string, years ...int) (sketch.History, error)
+	VersionedHistory(ctx context.Context, entity string, years ...int) (sketch.History, []string, error)
+	Stamps(ctx context.Context, entities []string, years ...int) ([]store.Stamp, error)
 	Entities(ctx context.Context) ([]string, error)
 	Ping(ctx context.Context) error
 	store.Decisions
@@ -89,9 +91,11 @@ const (
 type Options struct {
 	Settings policy.Settings
 	Entities []policy.Entity // the registry from the configuration
-	// Refresh is how often every known entity is evaluated again, so that
-	// days passing, approvals expiring, the year rolling over and other
-	// instances' flushes show, and pending outboxes are drained. Default
+	// Refresh is how often a round brings every known entity up to date,
+	// so that days passing, approvals expiring, the year rolling over and
+	// other instances' flushes show, and pending outboxes are drained: it
+	// evaluates again the entities whose figures, decision record or date
+	// changed, and re-confirms the others (see round). Default
 	// DefaultRefresh.
 	Refresh time.Duration
 	// Reannounce is how often every known entity's current decision is
@@ -130,6 +134,8 @@ type Options struct {
 	// Test hooks (set through export_test.go).
 	afterSwap     func(entity string)     // a change was recorded, not yet published
 	beforePublish func(entities []string) // leases held, messages read, not yet written
+	stampChunk    int                     // entities per Stamps call; 0: stampChunk
+	roundChunk    int                     // entities per evaluation of a round; 0: roundChunk
 }
 
 // Decider evaluates entities and publishes their decision changes.
@@ -164,6 +170,26 @@ type entry struct {
 	status    policy.Status
 	version   int64     // of the recorded decision
 	decidedAt time.Time // of the recorded decision; zero if unknown
+	// basis is what the status was evaluated from; nil when a round must
+	// evaluate the entity again whatever its stamp (see reconfirmable).
+	basis *basis
+}
+
+// basis is what one evaluation held against the policy: the stamp tokens
+// of the entity-years it read (last year, this year), the version of the
+// decision record it left, and the civil date of its "today".
+//
+// policy.Observe and policy.Evaluate depend on the time only through the
+// civil date in Settings.Location (today, this year, the windows, the
+// approvals' validity, filing and re-application deadlines, the
+// forecasts) and through Status.UpdatedAt, which is the time itself. So on
+// the same date, from the same figures and the same decision record, an
+// evaluation gives the same status but for UpdatedAt: a round can
+// re-confirm it (see Decider.confirm) without reading the figures.
+type basis struct {
+	years    []string
+	decision int64
+	date     civil.Date
 }
 
 type storeError struct{ err error }
@@ -193,15 +219,16 @@ func New(st Store, pub Publisher, reg prometheus.Registerer, opts Options) *Deci
 	for _, e := range opts.Entities {
 		reg2[e.ID] = e
 	}
-	return &Decider{
+	d := &Decider{
 		opts: opts, registry: reg2, store: st, pub: pub,
-		m:       newMetrics(reg),
 		series:  forecastSeries(opts.Settings.Preset),
 		entries: make(map[string]entry),
 		seen:    make(map[string]bool),
 		floors:  make(map[string]Record),
 		nudge:   make(chan struct{}, 1),
 	}
+	d.m = newMetrics(reg, d.evaluated)
+	return d
 }
 
 // Nudge asks Run for a round of every known entity now rather than at the
@@ -310,35 +337,282 @@ func (d *Decider) Run(ctx context.Context) error {
 // decision of an entity that just crossed a threshold for its whole length.
 const roundChunk = 64
 
-// round evaluates every known entity, roundChunk at a time. It is
-// complete (Verdict's lastRound, ready) once every chunk ran; a chunk
-// held (not ready, store integrity in doubt) ends it incomplete.
+// stampChunk is how many entities' stamps a round reads in one call of
+// Store.Stamps (the store pipelines them).
+const stampChunk = 1024
+
+// round brings every known entity up to date: it reads the stamps of all
+// of them, re-confirms those whose figures, decision record and date are
+// those of their last evaluation (see confirm), and evaluates the others
+// again, roundChunk at a time. With announce, it publishes every current
+// decision. It is complete (Verdict's lastRound, ready) only when every
+// entity was re-confirmed or evaluated again: a failure to read stamps, a
+// hold (not ready, store integrity in doubt) or an error of confirm ends
+// it incomplete, and the entities it did not reach keep the time of their
+// last evaluation, which ages until Verdict calls them stale.
 func (d *Decider) round(ctx context.Context, announce bool) error {
+	began := time.Now()
 	ids, err := d.known(ctx)
 	if err != nil {
 		d.noteStore(err)
 		return err
 	}
 	start := d.opts.Now()
+	thisYear, _ := sketch.DayOf(start, d.loc())
+	stamps := make([]*store.Stamp, len(ids)) // nil: not read
+	perRead := stampChunk
+	if d.opts.stampChunk > 0 {
+		perRead = d.opts.stampChunk
+	}
 	var errs []error
-	for {
-		n := min(len(ids), roundChunk)
+	for lo := 0; lo < len(ids); lo += perRead {
+		hi := min(lo+perRead, len(ids))
+		got, err := d.store.Stamps(ctx, ids[lo:hi], thisYear-1, thisYear)
+		if err == nil && len(got) != hi-lo {
+			err = fmt.Errorf("the store returned %d stamps for %d entities", len(got), hi-lo)
+		}
+		if err != nil {
+			// The rest neither: a store that fails now fails them too.
+			d.noteStore(err)
+			d.m.evaluations.WithLabelValues(triggerRound, outcomeFailed).Add(float64(len(ids) - lo))
+			errs = append(errs, fmt.Errorf("read the stamps of %d entities: %w", len(ids)-lo, err))
+			break
+		}
+		for i := range got {
+			stamps[lo+i] = &got[i]
+		}
+	}
+	complete := len(errs) == 0
+	todo, confirmed, err := d.confirm(ctx, ids, stamps, start, complete)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	d.m.evaluations.WithLabelValues(triggerRound, outcomeConfirmed).Add(float64(len(confirmed)))
+	evalChunk := roundChunk
+	if d.opts.roundChunk > 0 {
+		evalChunk = d.opts.roundChunk
+	}
+	for len(todo) > 0 {
+		n := min(len(todo), evalChunk)
 		var at *time.Time
-		if n == len(ids) {
+		if n == len(todo) && complete {
 			at = &start // the last chunk completes the round
 		}
-		ran, err := d.evaluateRan(ctx, ids[:n], announce, at)
+		ran, err := d.evaluateRan(ctx, todo[:n], announce, at)
 		if !ran {
-			return err
+			return errors.Join(append(errs, err)...)
 		}
+		d.m.evaluations.WithLabelValues(triggerRound, outcomeEvaluated).Add(float64(n))
 		errs = append(errs, err)
-		if ids = ids[n:]; len(ids) == 0 {
-			return errors.Join(errs...)
-		}
-		if ctx.Err() != nil {
+		if todo = todo[n:]; len(todo) > 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}
+	if announce {
+		for chunk := range slices.Chunk(confirmed, publishChunk) {
+			ran, err := d.announceRan(ctx, chunk)
+			errs = append(errs, err)
+			if !ran || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	if complete {
+		d.m.roundDuration.Observe(time.Since(began).Seconds())
+	}
+	return errors.Join(errs...)
+}
+
+// confirm re-confirms, under evalMu, the entities of ids whose stamps
+// (read from the store at or after start; nil: not read) show that an
+// evaluation at start would give the status they have: it raises their
+// UpdatedAt, the time of their figures, to start. It returns the entities
+// to evaluate again, those never evaluated first (they have no decision at
+// all yet), and those it re-confirmed. With complete and nothing to
+// evaluate again, the round is complete.
+//
+// Failing closed comes first: confirm re-confirms nothing when StoreOK or
+// Verify doubt the store's integrity (a store rolled back may hold tokens
+// and versions that climbed back to those of lost figures), and after such
+// a doubt it forgets every basis, so that every entity is evaluated again
+// from what the store holds now.
+func (d *Decider) confirm(ctx context.Context, ids []string, stamps []*store.Stamp, start time.Time, complete bool) (todo, confirmed []string, err error) {
+	d.evalMu.Lock()
+	defer d.evalMu.Unlock()
+	if !d.synced.Load() {
+		return nil, nil, ErrNotReady
+	}
+	if d.opts.StoreOK != nil {
+		if err := d.opts.StoreOK(); err != nil {
+			d.held = true
+			return nil, nil, fmt.Errorf("%w: %w", ErrStoreIntegrity, err)
+		}
+	}
+	if d.held {
+		if err := d.resync(ctx); err != nil {
+			return nil, nil, err
+		}
+		d.forgetBases()
+		d.held = false
+	}
+	asOf := start.In(d.loc()).Truncate(time.Second)
+	today := civil.DateOf(asOf)
+	d.mu.Lock()
+	var candidates []int
+	var fresh []string // never evaluated: no decision at all yet, so first
+	for i, id := range ids {
+		d.seen[id] = true
+		_, known := d.entries[id]
+		switch {
+		case stamps[i] == nil:
+		case !known:
+			fresh = append(fresh, id)
+		case d.reconfirmable(id, *stamps[i], today):
+			candidates = append(candidates, i)
+		default:
+			todo = append(todo, id)
+		}
+	}
+	d.mu.Unlock()
+	todo = append(fresh, todo...)
+	if len(candidates) > 0 && d.opts.Verify != nil {
+		// The stamps were read before this: a store found whole now held
+		// at least what it held then.
+		if err := d.opts.Verify(ctx); err != nil {
+			d.held = true
+			return nil, nil, fmt.Errorf("%w: %w", ErrStoreIntegrity, err)
+		}
+	}
+	d.mu.Lock()
+	for _, i := range candidates {
+		id := ids[i]
+		// Checked again: an evaluation after a flush may have run since.
+		if !d.reconfirmable(id, *stamps[i], today) {
+			todo = append(todo, id)
+			continue
+		}
+		e := d.entries[id]
+		if e.status.UpdatedAt.Before(asOf) {
+			e.status.UpdatedAt = asOf
+			d.entries[id] = e
+		}
+		confirmed = append(confirmed, id)
+	}
+	d.mu.Unlock()
+	if complete {
+		d.storeErr.Store(nil) // every stamp was read
+		if len(todo) == 0 {
+			d.lastRound.Store(&start)
+			d.ready.Store(true)
+		}
+	}
+	return todo, confirmed, nil
+}
+
+// reconfirmable reports whether the entity's last evaluation still stands
+// given its stamp st, read after start, and today, the date of start:
+// evaluated before, from figures of the versions st carries, on the same
+// date, its decision record unchanged since (a change recorded by another
+// instance, or a record repaired, moves its version), nothing pending in
+// its outbox (a round drains it through an evaluation), and no version on
+// the decisions topic above the record's (the store lost decisions). d.mu
+// is held.
+//
+// Every write of an entity-year changes its token (the Redis store's holds
+// a nonce made when the hash is created, and the number of its last
+// delta), and every recorded decision raises the record's version, so an
+// equal stamp means equal figures and record, with one exception: a store
+// rolled back (restored from a backup) whose tokens and versions climb back
+// to the same numbers. StoreOK and Verify catch those (confirm).
+func (d *Decider) reconfirmable(id string, st store.Stamp, today civil.Date) bool {
+	e, ok := d.entries[id]
+	if !ok || e.basis == nil || e.basis.date != today || st.Pending != 0 ||
+		st.Decision != e.basis.decision || st.Decision == store.Unreadable ||
+		!slices.Equal(st.Years, e.basis.years) {
+		return false
+	}
+	if fl, ok := d.floors[id]; ok && fl.Version > st.Decision {
+		return false
+	}
+	return true
+}
+
+// changed returns the entities of ids whose evaluation after a flush may
+// change their status: all but those whose stamp shows the figures, record
+// and date of their last evaluation (an entity a round evaluated since its
+// flush). Those it leaves out keep
+// their status and its time: nothing is re-confirmed here (that takes
+// Verify, once per round). Should the stamps fail, it returns ids: the
+// evaluation meets the failure and reports it.
+func (d *Decider) changed(ctx context.Context, ids []string) []string {
+	now := d.opts.Now()
+	thisYear, _ := sketch.DayOf(now, d.loc())
+	today := civil.DateOf(now.In(d.loc()))
+	stamps, err := d.store.Stamps(ctx, ids, thisYear-1, thisYear)
+	if err != nil || len(stamps) != len(ids) {
+		return ids
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := ids[:0:0]
+	for i, id := range ids {
+		if !d.reconfirmable(id, stamps[i], today) {
+			out = append(out, id)
+		}
+	}
+	d.m.evaluations.WithLabelValues(triggerFlush, outcomeUnchanged).Add(float64(len(ids) - len(out)))
+	d.m.evaluations.WithLabelValues(triggerFlush, outcomeEvaluated).Add(float64(len(out)))
+	return out
+}
+
+// forgetBases makes every entity's next round evaluate it again.
+func (d *Decider) forgetBases() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, e := range d.entries {
+		e.basis = nil
+		d.entries[id] = e
+	}
+}
+
+// announceRan publishes the current decisions of ids, entities a round
+// re-confirmed, unless the store's integrity is in doubt; it reports
+// whether it did.
+func (d *Decider) announceRan(ctx context.Context, ids []string) (bool, error) {
+	d.evalMu.Lock()
+	defer d.evalMu.Unlock()
+	if d.opts.StoreOK != nil {
+		if err := d.opts.StoreOK(); err != nil {
+			d.held = true
+			return false, fmt.Errorf("%w: %w", ErrStoreIntegrity, err)
+		}
+	}
+	if d.held {
+		return false, ErrStoreIntegrity
+	}
+	reqs := make([]publishReq, 0, len(ids))
+	d.mu.RLock()
+	for _, id := range ids {
+		e := d.entries[id]
+		// A record from before stores kept messages: announce the
+		// decision as evaluateOne does.
+		fallback, err := json.Marshal(e.status.Signal(e.status.Decision, e.version))
+		if err != nil {
+			d.mu.RUnlock()
+			return true, err
+		}
+		reqs = append(reqs, publishReq{id: id, announce: true, fallback: fallback})
+	}
+	d.mu.RUnlock()
+	return true, d.publish(ctx, reqs)
+}
+
+// loc is the time zone of the civil dates.
+func (d *Decider) loc() *time.Location {
+	if d.opts.Settings.Location == nil {
+		return time.UTC
+	}
+	return d.opts.Settings.Location
 }
 
 // pingLoop pings the store every PingInterval and notes whether it answers.
@@ -425,6 +699,7 @@ func (d *Decider) evaluateRan(ctx context.Context, ids []string, announce bool, 
 		if err := d.resync(ctx); err != nil {
 			return false, err
 		}
+		d.forgetBases()
 		d.held = false
 	}
 	d.mu.Lock()
@@ -432,6 +707,11 @@ func (d *Decider) evaluateRan(ctx context.Context, ids []string, announce bool, 
 		d.seen[id] = true
 	}
 	d.mu.Unlock()
+	if roundStart == nil && !announce {
+		if ids = d.changed(ctx, ids); len(ids) == 0 {
+			return true, nil
+		}
+	}
 	d.verify = sync.OnceValue(func() error {
 		if d.opts.Verify == nil {
 			return nil
@@ -526,9 +806,18 @@ func (d *Decider) evaluateOne(ctx context.Context, id string, resynced bool) (ou
 			return outcome{}, err
 		}
 		now := d.opts.Now()
-		st, err := d.status(ctx, id, now)
+		st, years, err := d.status(ctx, id, now)
 		if err != nil {
 			return outcome{}, err
+		}
+		// The basis of what follows: the figures read, and the record
+		// read before them, or the one this evaluation leaves. A record
+		// changed by another instance between the two reads carries a
+		// version this basis lacks: the next round's stamp differs and
+		// evaluates the entity again. An older stamp can only cost an
+		// evaluation, never skip one.
+		on := func(version int64) *basis {
+			return &basis{years: years, decision: version, date: civil.DateOf(st.UpdatedAt)}
 		}
 		// base is the decision a change follows: the store's record, or the
 		// topic's when the store lost it.
@@ -550,7 +839,7 @@ func (d *Decider) evaluateOne(ctx context.Context, id string, resynced bool) (ou
 					return outcome{}, err
 				}
 				if ok {
-					d.settle(st, rec)
+					d.settle(st, rec, on(rec.Version))
 					return outcome{drain: prev.Pending > 0}, nil
 				}
 				if attempt >= 3 {
@@ -562,7 +851,7 @@ func (d *Decider) evaluateOne(ctx context.Context, id string, resynced bool) (ou
 		}
 
 		if string(st.Decision) == base.Decision {
-			d.settle(st, prev)
+			d.settle(st, prev, on(prev.Version))
 			// A record from before stores kept messages: announce the
 			// decision as the old versions did.
 			fallback, err := json.Marshal(st.Signal(policy.Decision(prev.Decision), prev.Version))
@@ -593,7 +882,7 @@ func (d *Decider) evaluateOne(ctx context.Context, id string, resynced bool) (ou
 			d.m.changes.WithLabelValues(string(st.Decision)).Inc()
 			d.opts.Logger.Info("decision changed", "entity", id, "decision", st.Decision,
 				"previous", base.Decision, "version", next.Version, "reasons", st.Reasons)
-			d.settle(st, next)
+			d.settle(st, next, on(next.Version))
 			if d.opts.afterSwap != nil {
 				d.opts.afterSwap(id)
 			}
@@ -607,12 +896,11 @@ func (d *Decider) evaluateOne(ctx context.Context, id string, resynced bool) (ou
 }
 
 // settle caches st as the status of its entity, whose recorded decision is
-// rec, and exports its metrics.
-func (d *Decider) settle(st policy.Status, rec store.Decision) {
+// rec, evaluated from b; the metrics export it from there.
+func (d *Decider) settle(st policy.Status, rec store.Decision, b *basis) {
 	d.mu.Lock()
-	d.entries[st.Entity] = entry{status: st, version: rec.Version, decidedAt: rec.DecidedAt}
+	d.entries[st.Entity] = entry{status: st, version: rec.Version, decidedAt: rec.DecidedAt, basis: b}
 	d.mu.Unlock()
-	d.m.observe(st)
 }
 
 // floor returns the highest version of the entity known on the topic.
@@ -632,18 +920,18 @@ func (d *Decider) raiseFloor(id string, r Record) {
 	}
 }
 
-// status reads the entity's sketches and evaluates them.
-func (d *Decider) status(ctx context.Context, id string, now time.Time) (policy.Status, error) {
+// status reads the entity's sketches and evaluates them; it returns the
+// stamp tokens of the entity-years read (last year, this year).
+func (d *Decider) status(ctx context.Context, id string, now time.Time) (policy.Status, []string, error) {
 	s := d.opts.Settings
-	loc := s.Location
-	thisYear, today := sketch.DayOf(now, loc)
-	hist, err := d.store.History(ctx, id, thisYear-1, thisYear)
+	thisYear, today := sketch.DayOf(now, d.loc())
+	hist, years, err := d.store.VersionedHistory(ctx, id, thisYear-1, thisYear)
 	if err != nil {
-		return policy.Status{}, fmt.Errorf("read sketches: %w", err)
+		return policy.Status{}, nil, fmt.Errorf("read sketches: %w", err)
 	}
 	e := d.entity(id)
 	obs := policy.Observe(s, e, hist, thisYear, today, func(w sketch.Window, k sketch.Counter) bool { return d.series[seriesKey{w, k}] })
-	return policy.Evaluate(s, e, obs, now), nil
+	return policy.Evaluate(s, e, obs, now), years, nil
 }
 
 // seriesKey names one daily series: a counter over a window.
@@ -696,6 +984,18 @@ func (d *Decider) stub(e policy.Entity) policy.Status {
 		Rules:     []policy.RuleReport{},
 		Approvals: []policy.ApprovalReport{},
 	}
+}
+
+// evaluated returns the cached status of every entity evaluated, in no
+// order: what the per-entity metrics export.
+func (d *Decider) evaluated() []policy.Status {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]policy.Status, 0, len(d.entries))
+	for _, e := range d.entries {
+		out = append(out, e.status)
+	}
+	return out
 }
 
 // Statuses returns every cached status, and a stub for each configured

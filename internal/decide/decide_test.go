@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -31,7 +32,7 @@ const decisions = "transfer-decisions"
 // sensitive-10k; "cac-2022-mechanics" is cac-2022 without personal-any,
 // which would block every entity from its first person (the law's own
 // tests are in internal/policy).
-func settings(t *testing.T, preset string) policy.Settings {
+func settings(t testing.TB, preset string) policy.Settings {
 	t.Helper()
 	mechanics := preset == "cac-2022-mechanics"
 	if mechanics {
@@ -348,5 +349,72 @@ func TestRoundInChunks(t *testing.T) {
 	}
 	if v, err := d.Verdict("ent-"+strconv.Itoa(n-1), now); err != nil || v.Decision != policy.Block {
 		t.Fatalf("Verdict after the round = %+v, %v; want block", v, err)
+	}
+}
+
+// TestEntityMetrics: the per-entity series are read from the cached
+// statuses when scraped: a change of decision shows at the next scrape,
+// one decision at 1 and the others at 0, and the series pass the linter.
+func TestEntityMetrics(t *testing.T) {
+	c := kafkatest.New(t, 1, decisions)
+	st := memstore.New()
+	ctx := context.Background()
+	b := sketch.Batch{}
+	b.Add("acme", 2026, 10, 0, false, subjects(0, 3))
+	if err := st.Merge(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	w := writer(c)
+	defer w.Close()
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	reg := prometheus.NewRegistry()
+	d := decide.New(st, w, reg, decide.Options{
+		Settings: settings(t, "cac-2022"),
+		Now:      func() time.Time { return now },
+		Topic:    topic(c),
+	})
+	if n := testutil.CollectAndCount(reg, "transferwatch_entity_decision"); n != 0 {
+		t.Fatalf("%d decision series before any evaluation, want none", n)
+	}
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	decisionSeries := func(want policy.Decision) {
+		t.Helper()
+		var text strings.Builder
+		text.WriteString("# HELP transferwatch_entity_decision 1 for the entity's current decision (allow, warn, block), 0 for the others.\n# TYPE transferwatch_entity_decision gauge\n")
+		for _, dec := range policy.Decisions() {
+			v := 0
+			if dec == want {
+				v = 1
+			}
+			fmt.Fprintf(&text, "transferwatch_entity_decision{decision=%q,entity=\"acme\"} %d\n", dec, v)
+		}
+		if err := testutil.CollectAndCompare(reg, strings.NewReader(text.String()), "transferwatch_entity_decision"); err != nil {
+			t.Error(err)
+		}
+	}
+	first, _ := d.Status("acme")
+	decisionSeries(first.Decision)
+	if n := testutil.CollectAndCount(reg, "transferwatch_rule_level"); n != len(first.Rules) {
+		t.Errorf("rule_level series = %d, want one per rule (%d)", n, len(first.Rules))
+	}
+
+	// Important data: a security assessment is required (2022 Measures
+	// Art. 4(1)), and there is none.
+	b = sketch.Batch{}
+	b.Add("acme", 2026, 11, 0, true, subjects(100, 1))
+	if err := st.Merge(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Evaluate(ctx, []string{"acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := d.Status("acme"); s.Decision != policy.Block {
+		t.Fatalf("decision with important data = %s, want block", s.Decision)
+	}
+	decisionSeries(policy.Block)
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v, %v", problems, err)
 	}
 }

@@ -1111,6 +1111,7 @@ func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{})
 	passed := make(map[string]uint64)
 	calls, sweeps := uint64(0), uint64(0)
 	var ids []string
+	var top []notifyRank
 	for {
 		last := false
 		select {
@@ -1129,18 +1130,7 @@ func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{})
 			if len(pending) == 0 {
 				break
 			}
-			ids = ids[:0]
-			for id := range pending {
-				ids = append(ids, id)
-			}
-			if len(ids) > notifyChunk {
-				slices.SortFunc(ids, func(a, b string) int {
-					pa, oka := passed[a]
-					pb, okb := passed[b]
-					return cmp.Or(compareBool(oka, okb), cmp.Compare(pending[b], pending[a]), cmp.Compare(pa, pb))
-				})
-				ids = ids[:notifyChunk]
-			}
+			ids = nextNotified(ids[:0], pending, passed, &top)
 			calls++
 			for _, id := range ids {
 				delete(pending, id)
@@ -1151,6 +1141,84 @@ func (in *Ingester) notifyLoop(ctx context.Context, flushesDone <-chan struct{})
 		if last {
 			return
 		}
+	}
+}
+
+// notifyRank is where an entity stands in the order of notifyChunk.
+type notifyRank struct {
+	id     string
+	passed bool   // passed on before
+	sweep  uint64 // the sweep that last found it flushed
+	call   uint64 // the call that last passed it on
+}
+
+// nextNotified appends to ids the entities of pending to pass on next: all
+// of them, or the first notifyChunk in the order notifyChunk says. It
+// ranks each entity once (one map read) and keeps the best notifyChunk in
+// a heap, rather than sorting every pending id with map reads in each
+// comparison: with 100,000 entities pending that sort took longer than
+// evaluating the 64 it picked (BenchmarkNextNotified). top is reused
+// between calls.
+func nextNotified(ids []string, pending, passed map[string]uint64, top *[]notifyRank) []string {
+	if len(pending) <= notifyChunk {
+		for id := range pending {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	h := (*top)[:0]
+	for id, sweep := range pending {
+		call, ok := passed[id]
+		r := notifyRank{id: id, passed: ok, sweep: sweep, call: call}
+		switch {
+		case len(h) < notifyChunk:
+			h = append(h, r)
+			up(h, len(h)-1)
+		case r.before(h[0]): // better than the worst kept
+			h[0] = r
+			down(h, 0)
+		}
+	}
+	for _, r := range h {
+		ids = append(ids, r.id)
+	}
+	clear(h) // drop the ids until the next call
+	*top = h[:0]
+	return ids
+}
+
+// before reports whether r goes before o in the order of notifyChunk.
+func (r notifyRank) before(o notifyRank) bool {
+	return cmp.Or(compareBool(r.passed, o.passed), cmp.Compare(o.sweep, r.sweep), cmp.Compare(r.call, o.call)) < 0
+}
+
+// up and down keep h a heap whose root is the rank that goes last.
+func up(h []notifyRank, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h[p].before(h[i]) {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func down(h []notifyRank, i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		last := l
+		if r := l + 1; r < len(h) && h[l].before(h[r]) {
+			last = r
+		}
+		if !h[i].before(h[last]) {
+			return
+		}
+		h[i], h[last] = h[last], h[i]
+		i = last
 	}
 }
 

@@ -50,6 +50,25 @@ type Decision struct {
 	Change string
 }
 
+// Stamp tells whether what a store holds of an entity changed: every write
+// of an entity-year changes its token, every recorded decision raises the
+// record's version, so an entity-year whose token and a record whose
+// version are unchanged are unchanged. (A token may also change without the
+// contents changing, which costs the caller an evaluation and nothing else.)
+type Stamp struct {
+	// Years holds a token of each entity-year asked for, in the order
+	// asked: "" for one absent. Tokens are only compared for equality.
+	Years []string
+	// Decision is the version of the decision record, 0 if none, or
+	// Unreadable.
+	Decision int64
+	// Pending is the number of messages in the outbox.
+	Pending int
+}
+
+// Unreadable is the version in a Stamp of a value the store cannot parse.
+const Unreadable int64 = -1
+
 // Message is a decisions-topic message kept in the store: the JSON value of
 // a decision.Signal and the version it announces.
 type Message struct {
@@ -79,6 +98,15 @@ type Store interface {
 	// History returns what the store holds of entity for the given years
 	// (years absent from the store are absent from the map).
 	History(ctx context.Context, entity string, years ...int) (sketch.History, error)
+	// VersionedHistory is History with the token of each entity-year it
+	// read, in the order of years ("" for a year absent): the tokens of
+	// exactly the figures returned, as Stamps reports them.
+	VersionedHistory(ctx context.Context, entity string, years ...int) (sketch.History, []string, error)
+	// Stamps returns, for each of entities in order, the tokens of the
+	// given entity-years, the version of its decision record and the length
+	// of its outbox, in a few round trips for all of them: what changed since an
+	// evaluation, without reading the figures. See Stamp.
+	Stamps(ctx context.Context, entities []string, years ...int) ([]Stamp, error)
 	// Entities returns the id of every entity ever merged, sorted.
 	Entities(ctx context.Context) ([]string, error)
 	// Seen reports whether entity was ever merged: Entities' membership

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ type Store struct {
 	// years holds entity-years serialized, as the Redis store does, so that
 	// readers never share a sketch with writers.
 	years     map[sketch.Key]map[string][]byte
+	versions  map[sketch.Key]int64 // raised by every merge that changes a year
 	decisions map[string]*decisionState
 	leases    map[string]lease
 	offsets   map[offsetsKey]map[int]int64
@@ -47,6 +49,7 @@ var _ store.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		years:     make(map[sketch.Key]map[string][]byte),
+		versions:  make(map[sketch.Key]int64),
 		decisions: make(map[string]*decisionState),
 		leases:    make(map[string]lease),
 		offsets:   make(map[offsetsKey]map[int]int64),
@@ -74,28 +77,80 @@ func (s *Store) Merge(_ context.Context, b sketch.Batch) error {
 		if err != nil {
 			return err
 		}
+		if cur := s.years[k]; cur == nil || !sameEncoding(cur, enc) {
+			s.versions[k]++
+		}
 		s.years[k] = enc
 	}
 	return nil
 }
 
+// sameEncoding reports whether two encoded years are equal.
+func sameEncoding(a, b map[string][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for f, v := range a {
+		if w, ok := b[f]; !ok || !bytes.Equal(v, w) {
+			return false
+		}
+	}
+	return true
+}
+
 // History implements store.Store.
-func (s *Store) History(_ context.Context, entity string, years ...int) (sketch.History, error) {
+func (s *Store) History(ctx context.Context, entity string, years ...int) (sketch.History, error) {
+	h, _, err := s.VersionedHistory(ctx, entity, years...)
+	return h, err
+}
+
+// VersionedHistory implements store.Store.
+func (s *Store) VersionedHistory(_ context.Context, entity string, years ...int) (sketch.History, []string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := make(sketch.History, len(years))
-	for _, yr := range years {
-		enc := s.years[sketch.Key{Entity: entity, Year: yr}]
+	versions := make([]string, len(years))
+	for i, yr := range years {
+		k := sketch.Key{Entity: entity, Year: yr}
+		enc := s.years[k]
 		if enc == nil {
 			continue
 		}
 		y, err := sketch.DecodeYear(enc)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		h[yr] = y
+		versions[i] = s.token(k)
 	}
-	return h, nil
+	return h, versions, nil
+}
+
+// token is the stamp token of entity-year k: its version, "" if absent;
+// s.mu is held.
+func (s *Store) token(k sketch.Key) string {
+	if s.years[k] == nil {
+		return ""
+	}
+	return strconv.FormatInt(s.versions[k], 10)
+}
+
+// Stamps implements store.Store.
+func (s *Store) Stamps(_ context.Context, entities []string, years ...int) ([]store.Stamp, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]store.Stamp, len(entities))
+	for i, id := range entities {
+		st := store.Stamp{Years: make([]string, len(years))}
+		for j, yr := range years {
+			st.Years[j] = s.token(sketch.Key{Entity: id, Year: yr})
+		}
+		if r := s.decisions[id]; r != nil {
+			st.Decision, st.Pending = r.record.Version, len(r.outbox)
+		}
+		out[i] = st
+	}
+	return out, nil
 }
 
 // Seen implements store.Store.

@@ -286,12 +286,20 @@ func checkEntity(id string) error {
 
 // History implements store.Store.
 func (s *Store) History(ctx context.Context, entity string, years ...int) (sketch.History, error) {
+	h, _, err := s.VersionedHistory(ctx, entity, years...)
+	return h, err
+}
+
+// VersionedHistory implements store.Store: HGETALL reads each entity-year
+// with its stamp token (see yearToken) in one step.
+func (s *Store) VersionedHistory(ctx context.Context, entity string, years ...int) (sketch.History, []string, error) {
 	if err := checkEntity(entity); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	h := make(sketch.History, len(years))
+	tokens := make([]string, len(years))
 	if len(years) == 0 {
-		return h, nil
+		return h, tokens, nil
 	}
 	pipe := s.client.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(years))
@@ -299,7 +307,7 @@ func (s *Store) History(ctx context.Context, entity string, years ...int) (sketc
 		cmds[i] = pipe.HGetAll(ctx, s.yearKey(entity, yr))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, wrapErr("history", err)
+		return nil, nil, wrapErr("history", err)
 	}
 	for i, yr := range years {
 		m := cmds[i].Val()
@@ -308,15 +316,123 @@ func (s *Store) History(ctx context.Context, entity string, years ...int) (sketc
 		}
 		sh, err := parseStored(m)
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: %s: %w", s.yearKey(entity, yr), err)
+			return nil, nil, fmt.Errorf("redisstore: %s: %w", s.yearKey(entity, yr), err)
 		}
 		y, err := sh.year()
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: %s: %w", s.yearKey(entity, yr), err)
+			return nil, nil, fmt.Errorf("redisstore: %s: %w", s.yearKey(entity, yr), err)
 		}
 		h[yr] = y
+		tokens[i] = yearToken(m[nonceField], m[versionField], m[seqField])
 	}
-	return h, nil
+	return h, tokens, nil
+}
+
+// yearToken is the stamp of an entity-year hash: its nonce (new when the
+// hash is created again, after Redis lost it), the version of its base
+// (raised by every write of the base) and the number of its last delta
+// (raised by every push). What the hash holds is its base and its deltas,
+// so equal tokens mean equal contents; a fold raises the version without
+// changing them, which costs an evaluation, never hides a change. Never
+// empty: a hash with none of the three fields is "//".
+func yearToken(nonce, version, seq string) string {
+	return nonce + "/" + version + "/" + seq
+}
+
+// stampEntities bounds the entities whose stamps one pipeline reads (each
+// is len(years)+2 small commands).
+const stampEntities = 256
+
+// Stamps implements store.Store: per entity, HMGET of each entity-year's
+// nonce, version and last delta number (see yearToken), HGET of the
+// decision record's version and LLEN of the outbox, pipelined (a cluster
+// pipeline goes to each node with the keys it holds).
+func (s *Store) Stamps(ctx context.Context, entities []string, years ...int) ([]store.Stamp, error) {
+	for _, id := range entities {
+		if err := checkEntity(id); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]store.Stamp, 0, len(entities))
+	for chunk := range slices.Chunk(entities, stampEntities) {
+		pipe := s.client.Pipeline()
+		type cmds struct {
+			years    []*redis.SliceCmd
+			decision *redis.StringCmd
+			pending  *redis.IntCmd
+		}
+		cs := make([]cmds, len(chunk))
+		for i, id := range chunk {
+			cs[i].years = make([]*redis.SliceCmd, len(years))
+			for j, yr := range years {
+				cs[i].years[j] = pipe.HMGet(ctx, s.yearKey(id, yr), nonceField, versionField, seqField)
+			}
+			cs[i].decision = pipe.HGet(ctx, s.decisionKey(id), "version")
+			cs[i].pending = pipe.LLen(ctx, s.outboxKey(id))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && unavailable(err) {
+			return nil, wrapErr("stamps", err)
+		}
+		for i := range chunk {
+			st := store.Stamp{Years: make([]string, len(years))}
+			var err error
+			for j, c := range cs[i].years {
+				if st.Years[j], err = stampToken(c); err != nil {
+					return nil, err
+				}
+			}
+			if st.Decision, err = stampVersion(cs[i].decision); err != nil {
+				return nil, err
+			}
+			n, err := cs[i].pending.Result()
+			switch {
+			case unavailable(err):
+				return nil, wrapErr("stamps", err)
+			case err != nil:
+				st.Decision = store.Unreadable
+			}
+			st.Pending = int(n)
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// stampToken reads an entity-year's token for Stamps: "" when the hash is
+// absent, a token no read matches when it cannot be read (a key of another
+// type); an error only when Redis cannot answer.
+func stampToken(c *redis.SliceCmd) (string, error) {
+	vals, err := c.Result()
+	switch {
+	case unavailable(err):
+		return "", wrapErr("stamps", err)
+	case err != nil:
+		return "unreadable", nil // yearToken always holds two slashes
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	if vals[0] == nil && vals[1] == nil && vals[2] == nil {
+		return "", nil
+	}
+	return yearToken(str(vals[0]), str(vals[1]), str(vals[2])), nil
+}
+
+// stampVersion reads a version for Stamps: 0 when absent, store.Unreadable
+// when it cannot be read; an error only when Redis cannot answer.
+func stampVersion(c *redis.StringCmd) (int64, error) {
+	v, err := c.Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return 0, nil
+	case unavailable(err):
+		return 0, wrapErr("stamps", err)
+	case err != nil:
+		return store.Unreadable, nil
+	}
+	n, err := parseVersion(v)
+	if err != nil {
+		return store.Unreadable, nil
+	}
+	return n, nil
 }
 
 // Entities implements store.Store.

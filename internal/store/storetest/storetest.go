@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, open) })
 	t.Run("Offsets", func(t *testing.T) { testOffsets(t, open) })
 	t.Run("Flows", func(t *testing.T) { testFlows(t, open) })
+	t.Run("Stamps", func(t *testing.T) { testStamps(t, open) })
 }
 
 // thisYear is the calendar year the suite treats as current.
@@ -912,4 +913,116 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// stamps reads the stamps of entities for years y-1, y.
+func stamps(t *testing.T, s store.Store, entities ...string) []store.Stamp {
+	t.Helper()
+	y := thisYear()
+	got, err := s.Stamps(t.Context(), entities, y-1, y)
+	if err != nil {
+		t.Fatalf("Stamps: %v", err)
+	}
+	if len(got) != len(entities) {
+		t.Fatalf("Stamps of %d entities returned %d", len(entities), len(got))
+	}
+	for i, st := range got {
+		if len(st.Years) != 2 {
+			t.Fatalf("stamp of %s has %d years, want 2", entities[i], len(st.Years))
+		}
+	}
+	return got
+}
+
+// testStamps: a stamp is zero for an entity the store never saw, a merge
+// that adds something changes the token of its entity-year (and of no
+// other), a decision swap raises the record's version, a pending outbox
+// shows, and VersionedHistory returns the tokens Stamps reports. A decider keeps
+// the stamp of what it evaluated and re-evaluates an entity whose stamp
+// moved, so a stamp that failed to move would hide new figures.
+func testStamps(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	y := thisYear()
+	zero := store.Stamp{Years: []string{"", ""}}
+	for _, st := range stamps(t, s, "nobody", "acme-sh") {
+		if !sameStamp(st, zero) {
+			t.Fatalf("stamp of an unknown entity = %+v, want zero", st)
+		}
+	}
+	if got, err := s.Stamps(t.Context(), nil, y); err != nil || len(got) != 0 {
+		t.Fatalf("Stamps of no entity = %v, %v", got, err)
+	}
+
+	merge(t, s, Subjects{From: 0, To: 100}.Batch("acme-sh"))
+	s1 := stamps(t, s, "acme-sh", "nobody")
+	if s1[0].Years[0] != "" || s1[0].Years[1] == "" || s1[0].Decision != 0 || s1[0].Pending != 0 {
+		t.Fatalf("stamp after a merge into this year = %+v, want this year's token only", s1[0])
+	}
+	if !sameStamp(s1[1], zero) {
+		t.Fatalf("a merge into acme-sh moved the stamp of nobody: %+v", s1[1])
+	}
+	h, vs, err := s.VersionedHistory(t.Context(), "acme-sh", y-1, y)
+	if err != nil || !slices.Equal(vs, s1[0].Years) {
+		t.Fatalf("VersionedHistory tokens = %q, %v; want %q, as Stamps", vs, err, s1[0].Years)
+	}
+	AssertSameHistory(t, h, Subjects{From: 0, To: 100}.History("acme-sh"))
+
+	// New people: the token changes; another client sees the same stamp.
+	merge(t, s, Subjects{From: 100, To: 200}.Batch("acme-sh"))
+	s2 := stamps(t, open(t), "acme-sh")[0]
+	if s2.Years[1] == s1[0].Years[1] || s2.Years[0] != "" {
+		t.Fatalf("stamp after new people = %+v, after the first merge %+v: this year's token did not change", s2, s1[0])
+	}
+	// Many more merges: every one changes the token, none comes back.
+	seen := map[string]bool{s1[0].Years[1]: true, s2.Years[1]: true}
+	for i := range 2 * 8 {
+		merge(t, s, Subjects{From: 1000 + i*10, To: 1010 + i*10}.Batch("acme-sh"))
+		tok := stamps(t, s, "acme-sh")[0].Years[1]
+		if seen[tok] {
+			t.Fatalf("merge %d left or brought back the token %q", i, tok)
+		}
+		seen[tok] = true
+	}
+	s2 = stamps(t, s, "acme-sh")[0]
+	// Last year: only its own token changes.
+	merge(t, s, Subjects{From: 0, To: 10, Year: func(int) int { return y - 1 }}.Batch("acme-sh"))
+	s3 := stamps(t, s, "acme-sh")[0]
+	if s3.Years[0] == "" || s3.Years[1] != s2.Years[1] {
+		t.Fatalf("stamp after a merge into last year = %+v, before %+v", s3, s2)
+	}
+
+	// A decision: the record's version, and the pending message.
+	o := decisionOps{t, s}
+	o.swap("acme-sh", store.Decision{}, store.Decision{Version: 1, Decision: "allow"}, true)
+	s4 := stamps(t, s, "acme-sh")[0]
+	if s4.Decision != 1 || s4.Pending != 1 || !slices.Equal(s4.Years, s3.Years) {
+		t.Fatalf("stamp after a swap = %+v, want decision 1, one pending, years %v", s4, s3.Years)
+	}
+	o.lock("acme-sh", "a-1", time.Minute, true)
+	o.ack("acme-sh", "a-1", o.outbox("acme-sh", 10, 1), true)
+	o.swap("acme-sh", store.Decision{Version: 1}, store.Decision{Version: 2, Decision: "warn"}, true)
+	o.ack("acme-sh", "a-1", o.outbox("acme-sh", 10, 2), true)
+	if s5 := stamps(t, s, "acme-sh")[0]; s5.Decision != 2 || s5.Pending != 0 {
+		t.Fatalf("stamp after a second swap, published = %+v, want decision 2, nothing pending", s5)
+	}
+
+	// Many entities, more than one round trip holds: each its own, in order.
+	b := make(sketch.Batch)
+	ids := make([]string, 600)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("e%03d", i)
+		if i%3 == 0 {
+			Subjects{From: i, To: i + 1}.insert(b, ids[i], i)
+		}
+	}
+	merge(t, s, b)
+	for i, st := range stamps(t, s, ids...) {
+		if present := st.Years[1] != ""; present != (i%3 == 0) || st.Years[0] != "" || st.Decision != 0 {
+			t.Fatalf("stamp of %s = %+v, want this year present: %t", ids[i], st, i%3 == 0)
+		}
+	}
+}
+
+func sameStamp(a, b store.Stamp) bool {
+	return slices.Equal(a.Years, b.Years) && a.Decision == b.Decision && a.Pending == b.Pending
 }
