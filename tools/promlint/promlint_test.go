@@ -456,7 +456,8 @@ func TestVariableQuery(t *testing.T) {
 // may not rely on a metric the code does not register, and a metric added to the code must be
 // added to the contract (CONTRACT §7, docs) and to Exported before dashboards use it.
 func TestExportedMatchesSource(t *testing.T) {
-	nameRE := regexp.MustCompile(`Name:\s*"(transferwatch_[a-z0-9_]+)"`)
+	// Metrics are named in their Opts, or first in the Desc of a collector.
+	nameRE := regexp.MustCompile(`(?:Name:\s*|NewDesc\(\s*)"(transferwatch_[a-z0-9_]+)"`)
 	// client_golang's version collector names its metric <program>_build_info.
 	versionRE := regexp.MustCompile(`versioncollector\.NewCollector\(`)
 	inCode := map[string]string{}
