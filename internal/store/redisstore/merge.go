@@ -26,6 +26,11 @@ const (
 	seqField     = "n"  // the sequence number of the last delta pushed
 	countField   = "k"  // how many deltas wait to be folded
 	nonceField   = "id" // set when the hash is created, so that a fold can tell it is the same hash
+	// writeField is a random tag of the flush that pushed the last delta:
+	// after Redis lost its last writes (a restart from a snapshot, a
+	// replica promoted), a replay can push other deltas under the same
+	// numbers, so n and v climb back to values a stamp has seen; w cannot.
+	writeField = "w"
 	deltaPrefix  = "d"  // d<seq>.<part>: one part of delta number seq
 )
 
@@ -42,7 +47,7 @@ const foldAt = 8
 const maxDeltas = 64
 
 // pushScript appends a delta to the entity-year KEYS[1]: it sets the nonce
-// ARGV[2] if the hash is new, numbers the delta, writes the field-value
+// ARGV[2] if the hash is new and the write tag to ARGV[2], numbers the delta, writes the field-value
 // pairs ARGV[4..] as fields d<seq>.<field>, sets the expiry to ARGV[1]
 // (Unix milliseconds) and returns how many deltas wait to be folded. It
 // leaves the base and its version alone, so that pushes never make a fold
@@ -61,6 +66,7 @@ if tonumber(k or '0') >= tonumber(ARGV[3]) then
   return redis.error_reply('ERR ' .. k .. ' deltas wait to be folded: folding keeps failing')
 end
 redis.call('HSETNX', KEYS[1], 'id', ARGV[2])
+redis.call('HSET', KEYS[1], 'w', ARGV[2])
 local seq = redis.call('HINCRBY', KEYS[1], 'n', 1)
 for i = 4, #ARGV, 2 do
   redis.call('HSET', KEYS[1], 'd' .. seq .. '.' .. ARGV[i], ARGV[i + 1])
@@ -132,7 +138,7 @@ func (s *Store) Merge(ctx context.Context, b sketch.Batch) error {
 	now := time.Now()
 	keys = slices.DeleteFunc(keys, func(k sketch.Key) bool { return !ExpireAt(k.Year).After(now) })
 
-	nonce := newNonce()
+	nonce := newNonce() // the nonce of hashes it creates, and the write tag of its pushes
 	var failed []error
 	for chunk := range slices.Chunk(keys, pipelineKeys) {
 		errs, err := s.push(ctx, b, chunk, nonce)
@@ -320,6 +326,8 @@ func parseStored(m map[string]string) (stored, error) {
 			continue
 		case nonceField:
 			st.nonce = v
+			continue
+		case writeField:
 			continue
 		}
 		if seq, part, ok := deltaField(name); ok {

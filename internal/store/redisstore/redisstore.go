@@ -323,20 +323,23 @@ func (s *Store) VersionedHistory(ctx context.Context, entity string, years ...in
 			return nil, nil, fmt.Errorf("redisstore: %s: %w", s.yearKey(entity, yr), err)
 		}
 		h[yr] = y
-		tokens[i] = yearToken(m[nonceField], m[versionField], m[seqField])
+		tokens[i] = yearToken(m[nonceField], m[versionField], m[seqField], m[writeField])
 	}
 	return h, tokens, nil
 }
 
 // yearToken is the stamp of an entity-year hash: its nonce (new when the
 // hash is created again, after Redis lost it), the version of its base
-// (raised by every write of the base) and the number of its last delta
-// (raised by every push). What the hash holds is its base and its deltas,
-// so equal tokens mean equal contents; a fold raises the version without
-// changing them, which costs an evaluation, never hides a change. Never
-// empty: a hash with none of the three fields is "//".
-func yearToken(nonce, version, seq string) string {
-	return nonce + "/" + version + "/" + seq
+// (raised by every write of the base), the number of its last delta
+// (raised by every push) and the random tag of the flush that pushed it
+// (new with every flush, so that a replay after Redis lost its last writes
+// cannot bring the numbers back to a token seen before). What the hash
+// holds is its base and its deltas, so equal tokens mean equal contents; a
+// fold raises the version without changing them, which costs an
+// evaluation, never hides a change. Never empty: a hash with none of the
+// fields is "///".
+func yearToken(nonce, version, seq, write string) string {
+	return nonce + "/" + version + "/" + seq + "/" + write
 }
 
 // stampEntities bounds the entities whose stamps one pipeline reads (each
@@ -344,7 +347,7 @@ func yearToken(nonce, version, seq string) string {
 const stampEntities = 256
 
 // Stamps implements store.Store: per entity, HMGET of each entity-year's
-// nonce, version and last delta number (see yearToken), HGET of the
+// nonce, version, last delta number and write tag (see yearToken), HGET of the
 // decision record's version and LLEN of the outbox, pipelined (a cluster
 // pipeline goes to each node with the keys it holds).
 func (s *Store) Stamps(ctx context.Context, entities []string, years ...int) ([]store.Stamp, error) {
@@ -365,7 +368,7 @@ func (s *Store) Stamps(ctx context.Context, entities []string, years ...int) ([]
 		for i, id := range chunk {
 			cs[i].years = make([]*redis.SliceCmd, len(years))
 			for j, yr := range years {
-				cs[i].years[j] = pipe.HMGet(ctx, s.yearKey(id, yr), nonceField, versionField, seqField)
+				cs[i].years[j] = pipe.HMGet(ctx, s.yearKey(id, yr), nonceField, versionField, seqField, writeField)
 			}
 			cs[i].decision = pipe.HGet(ctx, s.decisionKey(id), "version")
 			cs[i].pending = pipe.LLen(ctx, s.outboxKey(id))
@@ -407,13 +410,13 @@ func stampToken(c *redis.SliceCmd) (string, error) {
 	case unavailable(err):
 		return "", wrapErr("stamps", err)
 	case err != nil:
-		return "unreadable", nil // yearToken always holds two slashes
+		return "unreadable", nil // yearToken always holds three slashes
 	}
 	str := func(v any) string { s, _ := v.(string); return s }
-	if vals[0] == nil && vals[1] == nil && vals[2] == nil {
+	if vals[0] == nil && vals[1] == nil && vals[2] == nil && vals[3] == nil {
 		return "", nil
 	}
-	return yearToken(str(vals[0]), str(vals[1]), str(vals[2])), nil
+	return yearToken(str(vals[0]), str(vals[1]), str(vals[2]), str(vals[3])), nil
 }
 
 // stampVersion reads a version for Stamps: 0 when absent, store.Unreadable

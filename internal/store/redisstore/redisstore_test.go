@@ -367,7 +367,7 @@ func TestKeyLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The first write is a delta: each part of the batch under d1.
-		wantFields := []string{"id", "k", "n"}
+		wantFields := []string{"id", "k", "n", "w"}
 		for _, f := range b[sketch.Key{Entity: "acme-sh", Year: yr}].Fields() {
 			wantFields = append(wantFields, "d1."+f)
 		}
@@ -790,5 +790,62 @@ func TestUnavailableClassification(t *testing.T) {
 	}
 	if err := c.Set(ctx, "t", strings.Repeat("x", 1<<20), 0).Err(); err == nil || !unavailable(err) {
 		t.Errorf("OOM reply %v not classified unavailable", err)
+	}
+}
+
+// TestStampAfterLostWrites: a Redis that lost its last writes (restarted
+// from a snapshot, or a replica promoted) and then took other deltas under
+// the same numbers gives another stamp, though the nonce, n and v came
+// back to what a stamp saw: otherwise a round would re-confirm a status
+// computed from figures the store no longer holds.
+func TestStampAfterLostWrites(t *testing.T) {
+	in := redistest.Server(t)
+	s := open(t, Options{Addrs: []string{in.Addr()}})
+	c := raw(t, in.Addr())
+	ctx := t.Context()
+	y := thisYear()
+	key := s.yearKey("acme-sh", y)
+	stamp := func() (string, string) {
+		t.Helper()
+		st, err := s.Stamps(ctx, []string{"acme-sh"}, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, tokens, err := s.VersionedHistory(ctx, "acme-sh", y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st[0].Years[0] != tokens[0] {
+			t.Fatalf("Stamps gives %q, VersionedHistory %q for the same hash", st[0].Years[0], tokens[0])
+		}
+		n, err := c.HGet(ctx, key, seqField).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st[0].Years[0], n
+	}
+	if err := s.Merge(ctx, storetest.Subjects{From: 0, To: 100}.Batch("acme-sh")); err != nil {
+		t.Fatal(err)
+	}
+	snapshot, err := c.Dump(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Merge(ctx, storetest.Subjects{From: 100, To: 200}.Batch("acme-sh")); err != nil {
+		t.Fatal(err)
+	}
+	seen, seenN := stamp()
+	if err := c.RestoreReplace(ctx, key, 0, snapshot).Err(); err != nil { // the last write lost
+		t.Fatal(err)
+	}
+	if err := s.Merge(ctx, storetest.Subjects{From: 500, To: 900}.Batch("acme-sh")); err != nil { // replayed otherwise
+		t.Fatal(err)
+	}
+	now, nowN := stamp()
+	if nowN != seenN {
+		t.Fatalf("the test wants n back at %s, got %s", seenN, nowN)
+	}
+	if now == seen {
+		t.Fatalf("the stamp %q came back after the store lost a write and took another", now)
 	}
 }
