@@ -216,7 +216,7 @@ type genState struct {
 // three travel together so that a commit never covers work not yet done.
 type pending struct {
 	batch    sketch.Batch
-	merged   bool // batch reached the store; a retry only writes and commits
+	merged   bool // batch reached the store once (its bookkeeping is done); a retry merges it again
 	dead     []kafka.Message
 	last     map[int]kafka.Message // by partition
 	subjects int
@@ -953,17 +953,24 @@ func (in *Ingester) flush(ctx context.Context, retry *pending, gs *genState) err
 
 func (in *Ingester) finish(ctx context.Context, p *pending, gs *genState) error {
 	var entities []string
-	if !p.merged && len(p.batch) > 0 {
+	if len(p.batch) > 0 {
+		// Merged again by every attempt, even after it landed once: a
+		// store that lost it since (restarted from a snapshot that still
+		// holds the offsets recorded before) would otherwise get the
+		// offsets recorded and committed without the figures, and no
+		// floor would notice. Merging counts once however often it lands.
 		if err := in.store.Merge(ctx, p.batch); err != nil {
 			return fmt.Errorf("merge into store: %w", err)
 		}
 		entities = p.batch.Entities()
-		p.merged = true
-		in.mu.Lock()
-		in.dense.Learn(p.batch)
-		in.forgetFlows(p.batch)
-		in.hot.Learn(p.batch)
-		in.mu.Unlock()
+		if !p.merged {
+			p.merged = true
+			in.mu.Lock()
+			in.dense.Learn(p.batch)
+			in.forgetFlows(p.batch)
+			in.hot.Learn(p.batch)
+			in.mu.Unlock()
+		}
 	}
 	if err := in.writeDeadLetters(ctx, p); err != nil {
 		return err
