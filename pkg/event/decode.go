@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -495,33 +496,40 @@ func (d *decoder) subjectList() []string {
 	base := d.subjects.start
 	arr := string(d.data[base:d.subjects.end])
 	list := make([]string, n)
-	data := d.data
 	p := base + 1
 	for i := range list {
-		for data[p] != '"' { // white space, commas
-			p++
-		}
-		p++
-		start := p
-		esc := false
-		if d.subjectEsc {
-			for data[p] != '"' {
-				if data[p] == '\\' {
-					esc = true
-					p++
-				}
-				p++
-			}
-		} else {
-			p += strings.IndexByte(arr[p-base:], '"')
-		}
+		start, end, esc := d.nextSubject(p)
 		if esc {
-			d.scratch = appendUnescaped(d.scratch[:0], data[start:p])
+			d.scratch = appendUnescaped(d.scratch[:0], d.data[start:end])
 			list[i] = string(d.scratch)
 		} else {
-			list[i] = arr[start-base : p-base]
+			list[i] = arr[start-base : end-base]
 		}
-		p++
+		p = end + 1
 	}
 	return list
+}
+
+// nextSubject finds the first subject of the checked array at or after
+// position p: its raw bytes are data[start:end] (end is its closing
+// quote), holding an escape if esc.
+func (d *decoder) nextSubject(p int) (start, end int, esc bool) {
+	data := d.data
+	for data[p] != '"' { // white space, commas
+		p++
+	}
+	p++
+	start = p
+	if d.subjectEsc {
+		for data[p] != '"' {
+			if data[p] == '\\' {
+				esc = true
+				p++
+			}
+			p++
+		}
+	} else {
+		p += bytes.IndexByte(data[p:d.subjects.end], '"')
+	}
+	return start, p, esc
 }

@@ -1,7 +1,6 @@
 package event
 
 import (
-	"bytes"
 	"time"
 )
 
@@ -77,32 +76,15 @@ func (d *decoder) decodeSums(dc *Decoder, now time.Time, dst []uint64, sum func(
 	if err := validateCount(d.hasSubjects(), d.nSubjects); err != nil {
 		return Event{}, dst, err
 	}
-	data := d.data
 	p := d.subjects.start + 1
 	for i := range d.nSubjects {
-		for data[p] != '"' { // white space, commas
-			p++
-		}
-		p++
-		start := p
-		esc := false
-		if d.subjectEsc {
-			for data[p] != '"' {
-				if data[p] == '\\' {
-					esc = true
-					p++
-				}
-				p++
-			}
-		} else {
-			p += bytes.IndexByte(data[p:d.subjects.end], '"')
-		}
-		s := data[start:p]
+		start, end, esc := d.nextSubject(p)
+		s := d.data[start:end]
 		if esc {
 			d.scratch = appendUnescaped(d.scratch[:0], s)
 			s = d.scratch
 		}
-		p++
+		p = end + 1
 		if err := subjectLenError(i, len(s)); err != nil {
 			return Event{}, dst, err
 		}
