@@ -30,8 +30,8 @@ const (
 	// after Redis lost its last writes (a restart from a snapshot, a
 	// replica promoted), a replay can push other deltas under the same
 	// numbers, so n and v climb back to values a stamp has seen; w cannot.
-	writeField = "w"
-	deltaPrefix  = "d"  // d<seq>.<part>: one part of delta number seq
+	writeField  = "w"
+	deltaPrefix = "d" // d<seq>.<part>: one part of delta number seq
 )
 
 // foldAt is how many deltas an entity-year holds before the flush that
