@@ -68,6 +68,13 @@ func newRigWith(t *testing.T, flush time.Duration, now time.Time, o ingest.Optio
 
 func newRigOn(t *testing.T, partitions int32, flush time.Duration, now time.Time, o ingest.Options) *rig {
 	t.Helper()
+	return newRigStore(t, partitions, flush, now, o, nil)
+}
+
+// newRigStore is newRigOn with the ingester's store wrapped by wrap (nil:
+// the memstore itself), to inject faults between the ingester and it.
+func newRigStore(t *testing.T, partitions int32, flush time.Duration, now time.Time, o ingest.Options, wrap func(*memstore.Store) ingest.Store) *rig {
+	t.Helper()
 	c := kafkatest.New(t, partitions, in)
 	// The dead-letter topic refuses messages over 200 kB, as a topic left
 	// at a small max.message.bytes would.
@@ -96,7 +103,11 @@ func newRigOn(t *testing.T, partitions int32, flush time.Duration, now time.Time
 			}
 		})
 	}
-	r.ing = ingest.New(consumer(t, c), writer, r.store, r.reg, o)
+	var st ingest.Store = r.store
+	if wrap != nil {
+		st = wrap(r.store)
+	}
+	r.ing = ingest.New(consumer(t, c), writer, st, r.reg, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	go func() { r.done <- r.ing.Run(ctx) }()
