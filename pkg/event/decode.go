@@ -462,20 +462,28 @@ func (d *decoder) setStrings(ev *Event) {
 		}
 		all, start := b.String(), 0
 		for i, f := range shared {
-			v := all[start:ends[i]]
+			*stringOf(ev, f) = all[start:ends[i]]
 			start = ends[i]
-			switch f {
-			case fRecipient:
-				ev.Recipient = v
-			case fDestination:
-				ev.Destination = v
-			case fEventID:
-				ev.EventID = v
-			case fPipeline:
-				ev.Pipeline = v
-			}
 		}
 	}
+}
+
+// stringOf returns the field of ev that holds the string member f (one of
+// entity, recipient, destination, event_id and pipeline).
+func stringOf(ev *Event, f field) *string {
+	switch f {
+	case fEntity:
+		return &ev.Entity
+	case fRecipient:
+		return &ev.Recipient
+	case fDestination:
+		return &ev.Destination
+	case fEventID:
+		return &ev.EventID
+	case fPipeline:
+		return &ev.Pipeline
+	}
+	panic("event: no string member " + f.String())
 }
 
 // hasSubjects reports whether the document holds an array of subjects

@@ -105,17 +105,7 @@ func (d *decoder) interned(dc *Decoder) Event {
 		if s.end <= s.start {
 			continue
 		}
-		v := dc.intern(d.value(s))
-		switch f {
-		case fEntity:
-			ev.Entity = v
-		case fRecipient:
-			ev.Recipient = v
-		case fDestination:
-			ev.Destination = v
-		case fPipeline:
-			ev.Pipeline = v
-		}
+		*stringOf(&ev, f) = dc.intern(d.value(s))
 	}
 	return ev
 }
